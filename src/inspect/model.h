@@ -8,6 +8,7 @@
  * only valid for the inspected boot: the plan translates them into stable
  * identifiers (blockdev.stable_id) before anything is written down. */
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -278,3 +279,19 @@ struct mount_point *facts_find_mount(const struct facts *f, const char *target);
 /* The whole disk a device sits on, following slaves down to the bottom
  * (first disk found); NULL when there is none. */
 struct blockdev *facts_disk_of(const struct facts *f, const struct blockdev *d);
+
+/* Destructors of the parts, for code that builds facts (inspect).  Each
+ * accepts NULL; blockdev_done() frees what the device owns, not the struct. */
+struct partition_table *partition_table_free(struct partition_table *t);
+struct md_array *md_array_free(struct md_array *m);
+struct luks_info *luks_info_free(struct luks_info *l);
+void blockdev_done(struct blockdev *d);
+
+/* The device with this device number, or NULL. */
+struct blockdev *facts_find_devnum(const struct facts *f, dev_t devnum);
+
+/* A complete dump of the facts as a new JSON object (every field, NULL
+ * strings as JSON null, device numbers as "major:minor", enums by their
+ * string-table names).  The plan keeps it as its "source".  Returns 0 and
+ * *ret (caller puts it), or -ENOMEM / -EINVAL. */
+int facts_to_json(const struct facts *f, json_object **ret);
