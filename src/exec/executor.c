@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The executor
+ * ============
+ *
+ * It walks the plan's steps in order and trusts, in this order: the
+ * machine's real state (each kind's check()), then the journal, never the
+ * plan alone.  Every transition of a step is committed to the journal before
+ * the executor acts on it, so after a crash at any instant the journal
+ * names the step that was under way.
+ *
+ * Apply, for step i:
+ *   - journal says done: check().  Holds: next step.  No longer holds: a
+ *     reversible (idempotent) step is applied again as below; any other is
+ *     an error naming the step, and nothing runs.
+ *   - otherwise: commit "running" (COMMIT POINT: from here a crash leaves
+ *     the step possibly half-applied, which apply() and undo() accept);
+ *     check(): already holds (a previous run got there but died before
+ *     recording it) -> commit "done" without applying.  Else apply(), then
+ *     check() again, which must hold; commit "done" (COMMIT POINT: the step
+ *     is finished).  An error commits "failed" with the sentence and stops;
+ *     `resume` starts over at that step.
+ *   - between steps, a SIGINT/SIGTERM stops the run with -ECANCELED.
+ *
+ * Rollback: refused when any step at or after the point of no return (the
+ * first step that writes the old disk) has left "pending", since the old
+ * system is no longer there to go back to.  Otherwise, from the last step
+ * to the first, every step not pending or undone is committed "undoing"
+ * (COMMIT POINT), undone, and committed "undone" (COMMIT POINT).  undo()
+ * accepts partial states, so a rollback that is interrupted is run again.
+ *
+ * Dry run: no journal is read or written; each step's apply() runs with
+ * run_set_dry_run(true) and ctx->dry_run, so commands and files are printed.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/executor.h"
+#include "util/log.h"
+#include "util/run.h"
+#include "util/strutil.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        stop_requested = 1;
+}
+
+int executor_install_signal_handlers(void) {
+        /* SA_RESTART: the flag is polled; system calls in the middle of a
+         * step (fsync, waitpid) should finish rather than fail. */
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+bool executor_stop_requested(void) {
+        return stop_requested;
+}
+
+void executor_request_stop(void) {
+        stop_requested = 1;
+}
+
+void executor_reset_stop(void) {
+        stop_requested = 0;
+}
+
+struct run {
+        const struct plan *plan;
+        struct journal *journal;
+        const struct step_ops *const *table;
+        const struct executor_options *opts;
+        struct step_context ctx;
+        char **ret_error;
+};
+
+static int fail(struct run *x, int r, const char *format, ...) _printf_(3, 4);
+static int fail(struct run *x, int r, const char *format, ...) {
+        char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&msg, format, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (x->ret_error) {
+                free(*x->ret_error);
+                *x->ret_error = msg;
+        } else
+                free(msg);
+        return r < 0 ? r : -EIO;
+}
+
+static int commit(struct run *x) {
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (x->opts->dry_run)
+                return 0;
+        r = journal_commit(x->journal, &e);
+        if (r < 0)
+                return fail(x, r, "Cannot record progress in the journal, stopping: %s", strna(e));
+        return 0;
+}
+
+static int set_state(struct run *x, size_t i, enum step_state s, const char *error) {
+        int r;
+
+        if (x->opts->dry_run)
+                return 0;
+        r = journal_set_step_state(x->journal, i, s, error);
+        if (r < 0)
+                return fail(x, r, "Cannot update the journal: %s", strerror(-r));
+        return commit(x);
+}
+
+static const char *kind_name(enum step_kind k) {
+        const char *s = step_kind_to_string(k);
+        return s ? s : "?";
+}
+
+/* Everything that must hold before the first step runs. */
+static int preflight(struct run *x) {
+        const struct plan *p = x->plan;
+        int r;
+
+        if (!x->opts->dry_run) {
+                _cleanup_free_ char *e = NULL;
+                if (!x->journal || strv_length(x->journal->locations) == 0)
+                        return fail(x, -EINVAL, "The journal has no location to be written to.");
+                r = journal_check_plan(x->journal, p, &e);
+                if (r < 0)
+                        return fail(x, r, "%s", strna(e));
+        }
+        if (x->opts->facts) {
+                _cleanup_free_ char *e = NULL;
+                r = plan_check_facts(p, x->opts->facts, &e);
+                if (r < 0)
+                        return fail(x, r, "The plan no longer matches this machine: %s Make a new plan.", strna(e));
+        }
+        for (size_t i = 0; i < p->n_steps; i++) {
+                enum step_kind k = p->steps[i].kind;
+                const struct step_ops *ops = (int) k >= 0 && k < _STEP_KIND_MAX ? x->table[k] : NULL;
+                if (!ops || !ops->check || !ops->apply)
+                        return fail(x, -EOPNOTSUPP, "Step '%s' is of kind '%s', which this version of rootraid cannot run.",
+                                    p->steps[i].id, kind_name(k));
+                if (ops->kind != k)
+                        return fail(x, -EINVAL, "Internal error: the step table lists '%s' under '%s'.",
+                                    kind_name(ops->kind), kind_name(k));
+        }
+        return 0;
+}
+
+static void ctx_begin(struct run *x, const struct plan_step *s) {
+        x->ctx.step = s;
+        free(x->ctx.error);
+        x->ctx.error = NULL;
+}
+
+static const char *ctx_error(struct run *x, int r) {
+        return x->ctx.error ? x->ctx.error : strerror(-r);
+}
+
+/* Marks step i failed with the step's sentence and returns r. */
+static int step_failed(struct run *x, size_t i, int r, const char *what) {
+        const struct plan_step *s = &x->plan->steps[i];
+        _cleanup_free_ char *msg = NULL;
+        int k;
+
+        if (asprintf(&msg, "%s: %s", what, ctx_error(x, r)) < 0)
+                return -ENOMEM;
+        log_error("Step '%s' failed: %s", s->id, msg);
+        k = set_state(x, i, STEP_STATE_FAILED, msg);
+        if (k < 0)
+                return k;
+        if (r == -ECANCELED)
+                return fail(x, r, "Interrupted during step '%s'. Run 'rootraid resume' to continue, or 'rootraid rollback'.",
+                            s->id);
+        return fail(x, r, "Step %zu/%zu '%s' (%s) failed: %s. Fix the cause, then run 'rootraid resume' (or 'rootraid rollback').",
+                    i + 1, x->plan->n_steps, s->id, strna(s->description), msg);
+}
+
+static int apply_one(struct run *x, size_t i) {
+        const struct plan_step *s = &x->plan->steps[i];
+        const struct step_ops *ops = x->table[s->kind];
+        enum step_state st = x->opts->dry_run ? STEP_STATE_PENDING : x->journal->steps[i].state;
+        int r;
+
+        ctx_begin(x, s);
+
+        if (x->opts->dry_run) {
+                printf("Step %zu/%zu %s (%s): %s\n", i + 1, x->plan->n_steps, s->id, kind_name(s->kind),
+                       strna(s->description));
+                /* A check may fail here because an earlier step that would
+                 * create its device did not run: that only means "not yet". */
+                r = ops->check(&x->ctx, s);
+                if (r > 0) {
+                        printf("  already done; would skip\n");
+                        return 0;
+                }
+                run_set_dry_run(true);
+                r = ops->apply(&x->ctx, s);
+                run_set_dry_run(false);
+                if (r < 0)
+                        return fail(x, r, "Step '%s' cannot be applied: %s", s->id, ctx_error(x, r));
+                return 0;
+        }
+
+        if (st == STEP_STATE_DONE) {
+                r = ops->check(&x->ctx, s);
+                if (r < 0)
+                        return fail(x, r, "Cannot check step '%s', which the journal records as done: %s", s->id,
+                                    ctx_error(x, r));
+                if (r > 0) {
+                        log_debug("Step %zu/%zu '%s' is done and still holds.", i + 1, x->plan->n_steps, s->id);
+                        return 0;
+                }
+                if (!s->reversible)
+                        return fail(x, -ESTALE,
+                                    "Step '%s' (%s) was done, but its end state no longer holds and it cannot safely be "
+                                    "repeated. Something changed the machine behind rootraid's back; inspect it.",
+                                    s->id, strna(s->description));
+                log_warning("Step '%s' was done but its end state no longer holds; applying it again.", s->id);
+        }
+
+        log_info("Step %zu/%zu %s: %s", i + 1, x->plan->n_steps, s->id, strna(s->description));
+        r = set_state(x, i, STEP_STATE_RUNNING, NULL);
+        if (r < 0)
+                return r;
+
+        r = ops->check(&x->ctx, s);
+        if (r < 0)
+                return step_failed(x, i, r, "cannot check its state");
+        if (r > 0)
+                log_info("Step '%s': end state already holds; not applying it again.", s->id);
+        else {
+                r = ops->apply(&x->ctx, s);
+                if (r < 0)
+                        return step_failed(x, i, r, "apply failed");
+                r = ops->check(&x->ctx, s);
+                if (r < 0)
+                        return step_failed(x, i, r, "cannot check its state after applying");
+                if (r == 0) {
+                        free(x->ctx.error);
+                        x->ctx.error = strdup("the step ran but its end state does not hold afterwards");
+                        return step_failed(x, i, -EPROTO, "apply did not reach the end state");
+                }
+        }
+        return set_state(x, i, STEP_STATE_DONE, NULL);
+}
+
+static void run_done(struct run *x) {
+        free(x->ctx.error);
+        x->ctx.error = NULL;
+}
+
+static void run_init(struct run *x, const struct plan *p, struct journal *j, const struct step_ops *const *table,
+                     const struct executor_options *opts, char **ret_error) {
+        *x = (struct run) {
+                .plan = p,
+                .journal = j,
+                .table = table,
+                .opts = opts,
+                .ret_error = ret_error,
+                .ctx = {
+                        .plan = p,
+                        .journal = opts->dry_run ? NULL : j,
+                        .target_dir = opts->target_dir,
+                        .dry_run = opts->dry_run,
+                        .progress = opts->progress,
+                        .userdata = opts->userdata,
+                        .interrupted = &stop_requested,
+                },
+        };
+}
+
+int executor_apply(const struct plan *p, struct journal *j, const struct step_ops *const *table,
+                   const struct executor_options *opts, char **ret_error) {
+        static const struct executor_options defaults = {};
+        struct run x;
+        int r;
+
+        run_init(&x, p, j, table, opts ?: &defaults, ret_error);
+        r = preflight(&x);
+        if (r < 0)
+                return r;
+
+        if (!x.opts->dry_run) {
+                if (j->run_state == RUN_STATE_ROLLING_BACK)
+                        return fail(&x, -EINPROGRESS, "A rollback of this plan is unfinished. Run 'rootraid rollback' to finish it first.");
+                if (j->run_state == RUN_STATE_ROLLED_BACK)
+                        /* Starting again after a complete rollback: undone steps are pending. */
+                        for (size_t i = 0; i < j->n_steps; i++)
+                                if (j->steps[i].state == STEP_STATE_UNDONE)
+                                        j->steps[i].state = STEP_STATE_PENDING;
+                j->run_state = RUN_STATE_APPLYING;
+                r = commit(&x);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < p->n_steps; i++) {
+                if (stop_requested) {
+                        log_notice("Stopping before step '%s' as asked.", p->steps[i].id);
+                        r = fail(&x, -ECANCELED, "Interrupted before step '%s'. Run 'rootraid resume' to continue, or 'rootraid rollback'.",
+                                 p->steps[i].id);
+                        goto finish;
+                }
+                r = apply_one(&x, i);
+                if (r < 0)
+                        goto finish;
+        }
+
+        if (!x.opts->dry_run) {
+                j->run_state = RUN_STATE_FINISHED;
+                r = commit(&x);
+                if (r < 0)
+                        goto finish;
+        }
+        log_info("%s: all %zu steps done.", x.opts->dry_run ? "Dry run" : "Plan applied", p->n_steps);
+        r = 0;
+finish:
+        run_done(&x);
+        return r;
+}
+
+int executor_rollback(const struct plan *p, struct journal *j, const struct step_ops *const *table,
+                      const struct executor_options *opts, char **ret_error) {
+        static const struct executor_options defaults = {};
+        struct run x;
+        int r;
+
+        run_init(&x, p, j, table, opts ?: &defaults, ret_error);
+        if (x.opts->dry_run && !j)
+                return fail(&x, -EINVAL, "A dry run of a rollback needs the journal, to know what was done.");
+        if (!x.opts->dry_run) {
+                r = preflight(&x);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = p->point_of_no_return; i < p->n_steps && i < j->n_steps; i++) {
+                enum step_state st = j->steps[i].state;
+                if (st == STEP_STATE_PENDING || st == STEP_STATE_UNDONE)
+                        continue;
+                return fail(&x, -ENOTRECOVERABLE,
+                            "Rollback refused: step '%s' (%s) writes to the old disk and is %s, so the old system "
+                            "cannot be restored. Run 'rootraid resume' to finish the migration instead.",
+                            p->steps[i].id, strna(p->steps[i].description), step_state_to_string(st));
+        }
+
+        if (!x.opts->dry_run) {
+                j->run_state = RUN_STATE_ROLLING_BACK;
+                r = commit(&x);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t n = p->n_steps; n > 0; n--) {
+                size_t i = n - 1;
+                const struct plan_step *s = &p->steps[i];
+                const struct step_ops *ops = (int) s->kind >= 0 && s->kind < _STEP_KIND_MAX ? table[s->kind] : NULL;
+                enum step_state st = j->steps[i].state;
+
+                if (st == STEP_STATE_PENDING || st == STEP_STATE_UNDONE)
+                        continue;
+                if (stop_requested) {
+                        r = fail(&x, -ECANCELED, "Interrupted before undoing step '%s'. Run 'rootraid rollback' again to finish.",
+                                 s->id);
+                        goto finish;
+                }
+                ctx_begin(&x, s);
+                if (x.opts->dry_run) {
+                        printf("Undo step %zu/%zu %s: %s\n", i + 1, p->n_steps, s->id, strna(s->undo));
+                        if (ops && ops->undo) {
+                                run_set_dry_run(true);
+                                r = ops->undo(&x.ctx, s);
+                                run_set_dry_run(false);
+                                if (r < 0) {
+                                        r = fail(&x, r, "Step '%s' cannot be undone: %s", s->id, ctx_error(&x, r));
+                                        goto finish;
+                                }
+                        }
+                        continue;
+                }
+
+                log_info("Undoing step %zu/%zu %s: %s", i + 1, p->n_steps, s->id, strna(s->undo));
+                r = set_state(&x, i, STEP_STATE_UNDOING, NULL);
+                if (r < 0)
+                        goto finish;
+                if (ops && ops->undo) {
+                        r = ops->undo(&x.ctx, s);
+                        if (r < 0) {
+                                _cleanup_free_ char *msg = strdup(ctx_error(&x, r));
+                                /* Stays "undoing": running rollback again retries it. */
+                                int k = journal_set_step_state(j, i, STEP_STATE_UNDOING, msg);
+                                if (k >= 0)
+                                        k = commit(&x);
+                                r = fail(&x, k < 0 ? k : r,
+                                         "Cannot undo step '%s': %s. Fix the cause and run 'rootraid rollback' again.", s->id,
+                                         strna(msg));
+                                goto finish;
+                        }
+                } else
+                        log_debug("Step '%s' leaves nothing to undo.", s->id);
+                r = set_state(&x, i, STEP_STATE_UNDONE, NULL);
+                if (r < 0)
+                        goto finish;
+        }
+
+        if (!x.opts->dry_run) {
+                j->run_state = RUN_STATE_ROLLED_BACK;
+                r = commit(&x);
+                if (r < 0)
+                        goto finish;
+        }
+        log_info("Rollback complete: the system is as it was before the plan ran.");
+        r = 0;
+finish:
+        run_done(&x);
+        return r;
+}
+
+int executor_resume(const struct plan *p, struct journal *j, const struct step_ops *const *table,
+                    const struct executor_options *opts, char **ret_error) {
+        switch (j->run_state) {
+        case RUN_STATE_ROLLING_BACK:
+                log_info("Resuming the unfinished rollback.");
+                return executor_rollback(p, j, table, opts, ret_error);
+        case RUN_STATE_ROLLED_BACK:
+                log_info("Nothing to resume: the plan was rolled back.");
+                return 0;
+        case RUN_STATE_APPLYING:
+        case RUN_STATE_FINISHED:
+        default:
+                /* A finished journal is checked again step by step: resume
+                 * then doubles as "is everything still in place". */
+                return executor_apply(p, j, table, opts, ret_error);
+        }
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/lock.h"
+#include "util/fileio.h"
+
+struct exec_lock {
+        int fd;
+};
+
+static char *current_boot_id(void) {
+        char *id = NULL;
+        if (read_one_line_file("/proc/sys/kernel/random/boot_id", &id) < 0)
+                return NULL;
+        return id;
+}
+
+/* Looks up "key=" in the holder's description; returns a pointer into text
+ * (terminated in place at the end of the line) or NULL. */
+static const char *field(char *text, const char *key) {
+        size_t l = strlen(key);
+        for (char *line = text; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (strncmp(line, key, l) == 0 && line[l] == '=') {
+                        if (nl)
+                                *nl = 0;
+                        return line + l + 1;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+static void describe_holder(const char *path, char **ret_error) {
+        _cleanup_free_ char *text = NULL, *boot = current_boot_id();
+        const char *pid = NULL, *started = NULL, *holder_boot = NULL;
+
+        if (!ret_error)
+                return;
+        if (read_full_file(path, 4096, &text, NULL) < 0)
+                text = NULL;
+        if (!isempty(text)) {
+                /* field() terminates lines in place: look each key up in its own copy */
+                _cleanup_free_ char *a = strdup(text), *b = strdup(text);
+                if (a && b) {
+                        pid = field(text, "pid");
+                        started = field(a, "started");
+                        holder_boot = field(b, "boot_id");
+                }
+                if (asprintf(ret_error,
+                             "Another rootraid executor is running (pid %s, started %s%s) and holds %s. "
+                             "Wait for it to finish ('rootraid status'), or stop it; then run 'rootraid resume'.",
+                             strna(pid), strna(started),
+                             !holder_boot || !boot ? "" : streq(holder_boot, boot) ? ", this boot" : ", another boot",
+                             path) < 0)
+                        *ret_error = NULL;
+                return;
+        }
+        if (asprintf(ret_error, "Another rootraid executor holds %s. Wait for it to finish, or stop it.", path) < 0)
+                *ret_error = NULL;
+}
+
+int exec_lock_acquire(const char *path, struct exec_lock **ret, char **ret_error) {
+        _cleanup_free_ char *boot = current_boot_id(), *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct exec_lock *l;
+        char stamp[32] = "";
+        struct tm tm;
+        time_t now = time(NULL);
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0) {
+                int r = -errno;
+                if (ret_error && asprintf(ret_error, "Cannot open the lock file %s: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK) {
+                        describe_holder(path, ret_error);
+                        return -EAGAIN;
+                }
+                return -errno;
+        }
+
+        if (gmtime_r(&now, &tm))
+                (void) strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (asprintf(&text, "pid=%d\nboot_id=%s\nstarted=%s\n", (int) getpid(), strna(boot), stamp) < 0)
+                return -ENOMEM;
+        /* The description is informative only; a failure to write it does
+         * not weaken the lock, which is the flock itself. */
+        if (ftruncate(fd, 0) == 0)
+                (void) !pwrite(fd, text, strlen(text), 0);
+
+        l = malloc(sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->fd = TAKE_FD(fd);
+        *ret = l;
+        return 0;
+}
+
+struct exec_lock *exec_lock_release(struct exec_lock *l) {
+        if (!l)
+                return NULL;
+        /* Clear the description first so nobody reads a finished holder;
+         * then closing the fd drops the flock. */
+        (void) !ftruncate(l->fd, 0);
+        safe_close(l->fd);
+        free(l);
+        return NULL;
+}

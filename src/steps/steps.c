@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The one table of step kinds.  A kind appears here once its file under
+ * src/steps/ implements it; the executor refuses a plan that uses a kind
+ * missing from the table before running anything. */
+#include "steps/step.h"
+
+const struct step_ops *const step_table[_STEP_KIND_MAX] = {
+        /* KINDS: one line per implemented kind. */
+};
+
+const struct step_ops *step_ops_find(enum step_kind kind) {
+        if ((int) kind < 0 || kind >= _STEP_KIND_MAX)
+                return NULL;
+        return step_table[kind];
+}
