@@ -24,6 +24,7 @@ struct verb {
 static const struct verb verbs[] = {
         /* VERBS: one line per verb, added as each verb lands. */
         { "version", verb_version, "show the version" },
+        { "copy", verb_copy, "copy a filesystem tree exactly and fast; final sync; verify" },
 };
 
 /* Exit codes, documented in the README and rootraid(8).  Errors travel as

@@ -4,3 +4,5 @@
 /* Each verb parses its own options (argv[0] is the verb's name) and returns
  * 0, a positive exit status it chose itself (1 = "differences found"), or a
  * negative errno that main() maps to an exit code through one table. */
+
+int verb_copy(int argc, char *argv[]);

@@ -1,0 +1,1608 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The copy engine.
+ *
+ * The final copy of a migration, with services stopped, is its downtime; the
+ * first copy is most of its wall time.  This engine copies one filesystem
+ * exactly (what `rsync -aHAXS --numeric-ids` keeps, plus chattr flags),
+ * faster than rsync, and with the tracker (track.c) makes the final sync
+ * touch only what changed.
+ *
+ * Source.  SRC must be the root of a mount.  We never walk it directly: we
+ * take a clone of that one mount with open_tree(OPEN_TREE_CLONE), which is a
+ * detached, private, non-recursive bind mount that lives as long as its fd,
+ * and make the clone read-only and noatime with mount_setattr().  Files
+ * hidden under other mounts (static nodes under /dev) are therefore seen,
+ * nothing below other filesystems is, the caller's mount namespace is never
+ * touched, and nothing can be written to SRC, not even atimes.
+ *
+ * Walking.  Every access is relative to directory fds (openat, fstatat with
+ * AT_SYMLINK_NOFOLLOW, getdents64), never full paths, so paths longer than
+ * PATH_MAX work and a concurrent rename in SRC cannot make us copy outside
+ * the tree.  A directory is a `struct dnode` holding its source and target
+ * fds and a count of unfinished work below it.  Worker threads pop dnodes
+ * from a bounded LIFO stack (depth first, so few directories are open at
+ * once), read their entries and settle each entry; a subdirectory becomes a
+ * new dnode, pushed when the stack has room and walked inline otherwise.
+ * When a directory's own entries are read and all its subdirectories are
+ * finished, its metadata is set (owner, mode, xattrs, then times, then
+ * flags): directory times after their contents, flags such as immutable
+ * last.  Memory is bounded whatever the tree's size: the stack, one
+ * getdents buffer per open directory level, and the hard link map.
+ *
+ * Files.  Data ranges come from SEEK_DATA/SEEK_HOLE (skipped when st_blocks
+ * shows there cannot be a hole) and go through copy_file_range(), falling
+ * back to pread/pwrite when the kernel refuses (cross-filesystem, old
+ * kernel); ftruncate() sets the size, so holes stay holes.  Then chown,
+ * chmod (chown clears set-id bits), every xattr (user, trusted, security
+ * including capabilities, which chown would have cleared, and the
+ * system.posix_acl_* ACLs), times with nanoseconds, and the flags.
+ *
+ * Hard links.  Only inodes with st_nlink > 1 enter a map keyed by the
+ * source (dev, ino).  The first worker to meet one marks the entry busy and
+ * copies the file; others wait for it, then link() to an O_PATH fd of that
+ * first copy.  The entry is dropped when all its links were seen; flags
+ * such as immutable, which forbid link(), are applied then (or at the end).
+ *
+ * Errors.  A file that vanishes while we read it is counted and skipped
+ * (the final sync settles it).  A read error is reported with the file's
+ * path and fails the copy after everything else is done.  ENOSPC or EDQUOT
+ * on the target stops all workers at once, with the sizes involved.
+ *
+ * Comparing (the second and later passes).  When DST already holds an
+ * entry, it is kept if type, size, mtime, owner, mode (and link target or
+ * device number) match and its ctime in SRC is older than the tracker's
+ * start (t0): a change since the first pass started always moves ctime, so
+ * this catches changes that kept size and mtime.  Otherwise it is
+ * recreated.  Entries of DST missing in SRC are deleted (renames are a
+ * delete and a create).  With a tracker only the directories it names are
+ * compared, one level deep (new subdirectories are copied whole); see
+ * track.c for how it records them across processes.
+ */
+#include <dirent.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "copy/copy-internal.h"
+#include "util/strutil.h"
+
+static const char *const copy_message_kind_table[_COPY_MESSAGE_KIND_MAX] = {
+        [COPY_MESSAGE_INFO] = "info",
+        [COPY_MESSAGE_WARNING] = "warning",
+        [COPY_MESSAGE_ERROR] = "error",
+        [COPY_MESSAGE_DIFFERENCE] = "difference",
+};
+DEFINE_STRING_TABLE(copy_message_kind, enum copy_message_kind, _COPY_MESSAGE_KIND_MAX);
+
+#define STACK_MAX 128           /* queued directories (2 fds each) */
+#define DENTS_BUF (32 * 1024)
+#define COPY_BUF (1024 * 1024)
+#define XATTR_LIST_MAX_ (64 * 1024)
+#define XATTR_VALUE_MAX (64 * 1024)
+
+static pthread_mutex_t message_lock = PTHREAD_MUTEX_INITIALIZER;
+
+double copy_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void copy_message(const struct copy_options *o, enum copy_message_kind kind, const char *path,
+                  const char *format, ...) {
+        char buf[1024];
+        va_list ap;
+
+        if (!o->message)
+                return;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        pthread_mutex_lock(&message_lock);
+        o->message(kind, path, buf, o->userdata);
+        pthread_mutex_unlock(&message_lock);
+}
+
+static int set_error(char **ret_error, const char *format, ...) _printf_(2, 3);
+static int set_error(char **ret_error, const char *format, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!ret_error)
+                return 0;
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*ret_error);
+        *ret_error = s;
+        return 0;
+}
+
+int copy_open_source(const char *src, int *ret_fd, char **ret_error) {
+        struct statx stx;
+
+        if (statx(AT_FDCWD, src, 0, STATX_TYPE, &stx) < 0) {
+                int r = -errno;
+                set_error(ret_error, "Cannot access %s: %s", src, strerror(-r));
+                return r;
+        }
+        if (!S_ISDIR(stx.stx_mode)) {
+                set_error(ret_error, "%s is not a directory.", src);
+                return -ENOTDIR;
+        }
+        if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+                set_error(ret_error,
+                          "%s is not the root of a mount: rootraid copies whole filesystems. "
+                          "Give the mount point of the filesystem instead.", src);
+                return -EINVAL;
+        }
+
+        /* A detached clone of this one mount, without its submounts. */
+        _cleanup_close_ int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                set_error(ret_error, "Cannot make a private bind mount of %s: %s", src, strerror(-r));
+                return r;
+        }
+        struct mount_attr attr = {
+                .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME,
+                .attr_clr = MOUNT_ATTR__ATIME,
+        };
+        if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+                int r = -errno;
+                set_error(ret_error, "Cannot make the private mount of %s read-only: %s", src, strerror(-r));
+                return r;
+        }
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                int r = -errno;
+                set_error(ret_error, "Cannot open the private mount of %s: %s", src, strerror(-r));
+                return r;
+        }
+        *ret_fd = dfd;
+        return 0;
+}
+
+/* ---- the engine ---- */
+
+struct dnode {
+        struct dnode *parent;
+        char *name;             /* NULL for a root; root_path names it */
+        char *root_path;
+        int src_fd, dst_fd;
+        bool fresh;             /* we created dst: nothing to compare */
+        bool changed;           /* something in dst changed: reset times */
+        bool set_meta;          /* metadata must be (re)applied at the end */
+        atomic_int pending;     /* 1 for itself + unfinished subdirectories */
+};
+
+struct hlink {
+        struct hlink *next;
+        dev_t dev;
+        ino_t ino;
+        nlink_t seen;
+        nlink_t nlink;
+        int dst_fd;             /* O_PATH fd of the first copy; -1 while busy */
+        bool busy;
+        bool failed;
+        unsigned flags;         /* inode flags to set when all links exist */
+        bool has_flags;
+};
+
+#define HL_BUCKETS 4096
+
+struct engine {
+        const struct copy_run *run;
+        const struct copy_options *o;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;            /* workers: work or the end */
+        pthread_cond_t done_cond;       /* the reporting thread: the end */
+        struct dnode *stack[STACK_MAX];
+        size_t n_stack;
+        unsigned busy;
+        bool abort;
+        int fatal;              /* first fatal error, e.g. -ENOSPC */
+        char *fatal_msg;
+        int file_error;         /* first per-file error */
+        char *file_error_msg;
+
+        pthread_mutex_t hl_lock;
+        pthread_cond_t hl_cond;
+        struct hlink *hl[HL_BUCKETS];
+        size_t hl_count;
+
+        atomic_bool cfr_broken;
+        atomic_uint_fast64_t files, bytes, hardlinks, deleted, vanished, errors, done_entries;
+        atomic_bool need_full;
+};
+
+struct worker {
+        struct engine *e;
+        char *buf;              /* COPY_BUF for the pread/pwrite fallback */
+        char *xlist, *xval, *xlist2;
+};
+
+static char *dnode_path(const struct dnode *d, const char *name) {
+        /* For messages only: we never open paths built here. */
+        size_t l = name ? strlen(name) + 1 : 0;
+        for (const struct dnode *p = d; p; p = p->parent)
+                l += strlen(p->name ? p->name : p->root_path) + 1;
+        char *s = malloc(l + 1), *q;
+        if (!s)
+                return NULL;
+        q = s + l;
+        *q = 0;
+        if (name) {
+                size_t n = strlen(name);
+                q -= n;
+                memcpy(q, name, n);
+                *--q = '/';
+        }
+        for (const struct dnode *p = d; p; p = p->parent) {
+                const char *c = p->name ? p->name : p->root_path;
+                size_t n = strlen(c);
+                q -= n;
+                memcpy(q, c, n);
+                if (p->parent)
+                        *--q = '/';
+        }
+        if (q != s)
+                memmove(s, q, strlen(q) + 1);
+        return s;
+}
+
+static void report(struct engine *e, enum copy_message_kind kind, const struct dnode *d, const char *name,
+                   int err, const char *what) {
+        _cleanup_free_ char *p = dnode_path(d, name);
+        copy_message(e->o, kind, strna(p), "%s: %s", what, strerror(err < 0 ? -err : err));
+}
+
+/* A per-file failure: reported now, fails the copy at the end. */
+static void file_failed(struct engine *e, const struct dnode *d, const char *name, int err, const char *what) {
+        report(e, COPY_MESSAGE_ERROR, d, name, err, what);
+        atomic_fetch_add(&e->errors, 1);
+        pthread_mutex_lock(&e->lock);
+        if (!e->file_error) {
+                _cleanup_free_ char *p = dnode_path(d, name);
+                e->file_error = err < 0 ? err : -err;
+                (void) !asprintf(&e->file_error_msg, "%s %s: %s", what, strna(p), strerror(err < 0 ? -err : err));
+        }
+        pthread_mutex_unlock(&e->lock);
+}
+
+static bool target_full(int err) {
+        return err == -ENOSPC || err == -EDQUOT;
+}
+
+/* Stops every worker: the target is full, or memory ran out. */
+static void fatal(struct engine *e, const struct dnode *d, const char *name, int err) {
+        pthread_mutex_lock(&e->lock);
+        if (!e->fatal) {
+                _cleanup_free_ char *p = dnode_path(d, name);
+                e->fatal = err;
+                if (target_full(err)) {
+                        struct statvfs sv, ss;
+                        char used[FORMAT_BYTES_MAX], avail[FORMAT_BYTES_MAX], size[FORMAT_BYTES_MAX];
+                        uint64_t src_used = 0;
+                        if (e->run->src_mount_fd >= 0 && fstatvfs(e->run->src_mount_fd, &ss) >= 0)
+                                src_used = (uint64_t) (ss.f_blocks - ss.f_bfree) * ss.f_frsize;
+                        if (!d || fstatvfs(d->dst_fd, &sv) < 0)
+                                memset(&sv, 0, sizeof sv);
+                        (void) !asprintf(&e->fatal_msg,
+                                         "The target is full (%s) while writing %s: the source uses %s, "
+                                         "the target has %s free of %s.",
+                                         strerror(-err), strna(p),
+                                         format_bytes(used, sizeof used, src_used),
+                                         format_bytes(avail, sizeof avail, (uint64_t) sv.f_bavail * sv.f_frsize),
+                                         format_bytes(size, sizeof size, (uint64_t) sv.f_blocks * sv.f_frsize));
+                } else
+                        (void) !asprintf(&e->fatal_msg, "Copy stopped at %s: %s", strna(p), strerror(-err));
+        }
+        e->abort = true;
+        pthread_cond_broadcast(&e->cond);
+        pthread_cond_broadcast(&e->done_cond);
+        pthread_mutex_unlock(&e->lock);
+}
+
+static bool aborted(struct engine *e) {
+        pthread_mutex_lock(&e->lock);
+        bool b = e->abort;
+        pthread_mutex_unlock(&e->lock);
+        return b;
+}
+
+/* ---- metadata ---- */
+
+static const char *proc_fd(char buf[static 32], int fd) {
+        snprintf(buf, 32, "/proc/self/fd/%d", fd);
+        return buf;
+}
+
+static ssize_t x_list(int fd, bool opath, char *buf, size_t size) {
+        char p[32];
+        return opath ? listxattr(proc_fd(p, fd), buf, size) : flistxattr(fd, buf, size);
+}
+static ssize_t x_get(int fd, bool opath, const char *name, void *buf, size_t size) {
+        char p[32];
+        return opath ? getxattr(proc_fd(p, fd), name, buf, size) : fgetxattr(fd, name, buf, size);
+}
+static int x_set(int fd, bool opath, const char *name, const void *v, size_t size) {
+        char p[32];
+        return opath ? setxattr(proc_fd(p, fd), name, v, size, 0) : fsetxattr(fd, name, v, size, 0);
+}
+static int x_remove(int fd, bool opath, const char *name) {
+        char p[32];
+        return opath ? removexattr(proc_fd(p, fd), name) : fremovexattr(fd, name);
+}
+
+static bool xattr_unsupported(int err) {
+        return err == ENOTSUP || err == EOPNOTSUPP;
+}
+
+/* Copies every xattr from sfd to dfd; removes those of dfd that sfd lacks
+ * (inherited default ACLs, labels given at creation). */
+static int copy_xattrs(struct worker *w, int sfd, int dfd, bool opath) {
+        ssize_t n = x_list(sfd, opath, w->xlist, XATTR_LIST_MAX_);
+        if (n < 0) {
+                if (xattr_unsupported(errno))
+                        n = 0;
+                else
+                        return -errno;
+        }
+        ssize_t m = x_list(dfd, opath, w->xlist2, XATTR_LIST_MAX_);
+        if (m < 0)
+                m = 0; /* nothing to remove if the target cannot list them */
+        for (ssize_t i = 0; i < m; i += strlen(w->xlist2 + i) + 1) {
+                const char *name = w->xlist2 + i;
+                bool found = false;
+                for (ssize_t j = 0; j < n && !found; j += strlen(w->xlist + j) + 1)
+                        found = streq(name, w->xlist + j);
+                if (!found && x_remove(dfd, opath, name) < 0 && errno != ENODATA)
+                        return -errno;
+        }
+        for (ssize_t i = 0; i < n; i += strlen(w->xlist + i) + 1) {
+                const char *name = w->xlist + i;
+                ssize_t v = x_get(sfd, opath, name, w->xval, XATTR_VALUE_MAX);
+                if (v < 0) {
+                        if (errno == ENODATA)
+                                continue; /* removed meanwhile */
+                        return -errno;
+                }
+                if (x_set(dfd, opath, name, w->xval, (size_t) v) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+int copy_xattrs_get(int fd, bool opath, char **ret_buf, size_t *ret_size) {
+        _cleanup_free_ char *list = malloc(XATTR_LIST_MAX_), *val = malloc(XATTR_VALUE_MAX);
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        if (!list || !val)
+                return -ENOMEM;
+        ssize_t n = x_list(fd, opath, list, XATTR_LIST_MAX_);
+        if (n < 0) {
+                if (!xattr_unsupported(errno))
+                        return -errno;
+                n = 0;
+        }
+        /* Sort names with a simple insertion into an index (lists are short). */
+        const char *names[1024];
+        size_t k = 0;
+        for (ssize_t i = 0; i < n && k < ELEMENTSOF(names); i += strlen(list + i) + 1) {
+                size_t j = k++;
+                while (j > 0 && strcmp(names[j - 1], list + i) > 0) {
+                        names[j] = names[j - 1];
+                        j--;
+                }
+                names[j] = list + i;
+        }
+        for (size_t i = 0; i < k; i++) {
+                ssize_t v = x_get(fd, opath, names[i], val, XATTR_VALUE_MAX);
+                if (v < 0)
+                        return -errno;
+                size_t l = strlen(names[i]) + 1, add = l + sizeof(uint32_t) + (size_t) v;
+                char *nb = realloc(out, size + add);
+                if (!nb)
+                        return -ENOMEM;
+                out = nb;
+                memcpy(out + size, names[i], l);
+                uint32_t vl = (uint32_t) v;
+                memcpy(out + size + l, &vl, sizeof vl);
+                memcpy(out + size + l + sizeof vl, val, (size_t) v);
+                size += add;
+        }
+        *ret_buf = TAKE_PTR(out);
+        *ret_size = size;
+        return 0;
+}
+
+static int get_flags(int fd, unsigned *ret) {
+        int f = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &f) < 0)
+                return -errno;
+        *ret = (unsigned) f;
+        return 0;
+}
+
+/* Sets the copied flags of dfd to those of src_flags. */
+static int apply_flags(int dfd, unsigned src_flags) {
+        unsigned cur = 0;
+        if (get_flags(dfd, &cur) < 0)
+                cur = 0;
+        unsigned want = (cur & ~COPY_FLAGS_MASK) | (src_flags & COPY_FLAGS_MASK);
+        if (want == cur)
+                return 0;
+        int f = (int) want;
+        if (ioctl(dfd, FS_IOC_SETFLAGS, &f) < 0)
+                return -errno;
+        return 0;
+}
+
+static bool ts_ge(const struct timespec *a, const struct timespec *b) {
+        return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+static bool ts_eq(const struct timespec *a, const struct timespec *b) {
+        return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Does the existing dst entry match src closely enough to be kept? */
+static bool unchanged(const struct engine *e, const struct stat *s, const struct stat *d) {
+        const struct timespec *t0 = &e->run->t0;
+        if ((s->st_mode & S_IFMT) != (d->st_mode & S_IFMT))
+                return false;
+        if ((t0->tv_sec || t0->tv_nsec) && ts_ge(&s->st_ctim, t0))
+                return false;
+        if (s->st_uid != d->st_uid || s->st_gid != d->st_gid)
+                return false;
+        if (!S_ISLNK(s->st_mode) && (s->st_mode & 07777) != (d->st_mode & 07777))
+                return false;
+        if (S_ISDIR(s->st_mode))
+                return ts_eq(&s->st_mtim, &d->st_mtim);
+        if (s->st_size != d->st_size || !ts_eq(&s->st_mtim, &d->st_mtim))
+                return false;
+        if ((S_ISCHR(s->st_mode) || S_ISBLK(s->st_mode)) && s->st_rdev != d->st_rdev)
+                return false;
+        return true;
+}
+
+/* Owner, mode, xattrs, times of a non-directory that cannot be opened for
+ * I/O (symlink, device node, FIFO, socket), through an O_PATH fd. */
+static int set_meta_at(struct worker *w, int sdir, int ddir, const char *name, const struct stat *st) {
+        if (fchownat(ddir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISLNK(st->st_mode) && fchmodat(ddir, name, st->st_mode & 07777, 0) < 0)
+                return -errno;
+        _cleanup_close_ int sfd = openat(sdir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return -errno;
+        _cleanup_close_ int dfd = openat(ddir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        int r = copy_xattrs(w, sfd, dfd, true);
+        if (r < 0)
+                return r;
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        if (utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Metadata of an open regular file or directory; flags come last. */
+static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st, bool with_flags) {
+        if (fchown(dfd, st->st_uid, st->st_gid) < 0)
+                return -errno;
+        if (fchmod(dfd, st->st_mode & 07777) < 0)
+                return -errno;
+        int r = copy_xattrs(w, sfd, dfd, false);
+        if (r < 0)
+                return r;
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        if (futimens(dfd, ts) < 0)
+                return -errno;
+        if (with_flags) {
+                unsigned f = 0;
+                if (get_flags(sfd, &f) >= 0 && (f & COPY_FLAGS_MASK)) {
+                        r = apply_flags(dfd, f);
+                        if (r < 0 && r != -ENOTTY && r != -EOPNOTSUPP)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* Clears immutable/append-only on a dst regular file or directory so that
+ * it can be replaced; returns 0 if nothing was to be done. */
+static int unlock_entry(int ddir, const char *name) {
+        _cleanup_close_ int fd = openat(ddir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+                return -EPERM;
+        unsigned f = 0;
+        int r = get_flags(fd, &f);
+        if (r < 0)
+                return r;
+        return apply_flags(fd, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL));
+}
+
+const char *dir_reader_next(struct dir_reader *r) {
+        for (;;) {
+                if (r->off >= r->n) {
+                        r->n = syscall(SYS_getdents64, r->fd, r->buf, r->size);
+                        r->off = 0;
+                        if (r->n <= 0) {
+                                if (r->n == 0)
+                                        errno = 0;
+                                return NULL;
+                        }
+                }
+                struct dirent64 *de = (struct dirent64 *) (r->buf + r->off);
+                r->off += de->d_reclen;
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return de->d_name;
+        }
+}
+
+static int remove_tree(int ddir, const char *name, uint64_t *count);
+
+static int remove_dir_contents(int fd, uint64_t *count) {
+        _cleanup_free_ char *buf = malloc(DENTS_BUF);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                struct dir_reader rd = { .fd = fd, .buf = buf, .size = DENTS_BUF };
+                const char *name = dir_reader_next(&rd);
+                if (!name)
+                        return -errno;
+                /* One name at a time, from the start: entries are being
+                 * removed under the reader. */
+                int r = remove_tree(fd, name, count);
+                if (r < 0)
+                        return r;
+                if (lseek(fd, 0, SEEK_SET) < 0)
+                        return -errno;
+        }
+}
+
+/* rm -rf of one dst entry, relative to ddir. */
+static int remove_tree(int ddir, const char *name, uint64_t *count) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+                if (unlinkat(ddir, name, 0) >= 0) {
+                        (*count)++;
+                        return 0;
+                }
+                if (errno == ENOENT)
+                        return 0;
+                if (errno == EISDIR) {
+                        _cleanup_close_ int fd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return -errno;
+                        unsigned f = 0;
+                        if (get_flags(fd, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+                                (void) apply_flags(fd, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* unlinkat tells */
+                        int r = remove_dir_contents(fd, count);
+                        if (r < 0)
+                                return r;
+                        if (unlinkat(ddir, name, AT_REMOVEDIR) < 0)
+                                return -errno;
+                        (*count)++;
+                        return 0;
+                }
+                if (errno != EPERM || attempt > 0 || unlock_entry(ddir, name) < 0)
+                        return -errno;
+        }
+        return -EPERM;
+}
+
+/* ---- file data ---- */
+
+/* copy_file_range() refuses this pair of files, not this range. */
+static bool cfr_unsupported(int err) {
+        return err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS || err == EBADF;
+}
+
+/* Copies [off, off+len) from sfd to dfd.  Returns 0, or a negative errno
+ * with *ret_src_side telling whether reading the source failed. */
+static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, bool *ret_src_side) {
+        struct engine *e = w->e;
+        off_t end = off + len;
+
+        while (off < end && !atomic_load(&e->cfr_broken)) {
+                loff_t in = off, out = off;
+                ssize_t n = copy_file_range(sfd, &in, dfd, &out, (size_t) MIN(end - off, (off_t) 1 << 30), 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (cfr_unsupported(errno)) {
+                                atomic_store(&e->cfr_broken, true);
+                                break;
+                        }
+                        if (target_full(-errno)) {
+                                *ret_src_side = false;
+                                return -errno;
+                        }
+                        break; /* find out which side fails with read/write */
+                }
+                if (n == 0)
+                        return 0; /* the file shrank: the final sync settles it */
+                off += n;
+                atomic_fetch_add(&e->bytes, (uint64_t) n);
+        }
+        while (off < end) {
+                ssize_t n = pread(sfd, w->buf, (size_t) MIN(end - off, (off_t) COPY_BUF), off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        *ret_src_side = true;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t k = pwrite(dfd, w->buf + done, (size_t) (n - done), off + done);
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                *ret_src_side = false;
+                                return -errno;
+                        }
+                        done += k;
+                }
+                off += n;
+                atomic_fetch_add(&e->bytes, (uint64_t) n);
+        }
+        return 0;
+}
+
+static int copy_data(struct worker *w, int sfd, int dfd, const struct stat *st, bool *ret_src_side) {
+        off_t size = st->st_size, pos = 0;
+        int r;
+
+        if (size == 0)
+                return 0;
+        /* Fully allocated: no hole to look for, spare two lseek()s. */
+        if ((off_t) st->st_blocks * 512 >= size) {
+                r = copy_range(w, sfd, dfd, 0, size, ret_src_side);
+                if (r < 0)
+                        return r;
+        } else
+                while (pos < size) {
+                        off_t data = lseek(sfd, pos, SEEK_DATA);
+                        if (data < 0) {
+                                if (errno == ENXIO)
+                                        break; /* only a hole is left */
+                                if (errno != EINVAL && errno != EOPNOTSUPP) {
+                                        *ret_src_side = true;
+                                        return -errno;
+                                }
+                                data = pos; /* no SEEK_DATA: copy everything */
+                        }
+                        off_t hole = lseek(sfd, data, SEEK_HOLE);
+                        if (hole < 0)
+                                hole = size;
+                        if (hole > size)
+                                hole = size;
+                        if (hole <= data)
+                                break;
+                        r = copy_range(w, sfd, dfd, data, hole - data, ret_src_side);
+                        if (r < 0)
+                                return r;
+                        pos = hole;
+                }
+        if (ftruncate(dfd, size) < 0) {
+                *ret_src_side = false;
+                return -errno;
+        }
+        return 0;
+}
+
+/* ---- hard links ---- */
+
+static struct hlink **hl_slot(struct engine *e, dev_t dev, ino_t ino) {
+        size_t h = ((size_t) ino * 2654435761u + (size_t) dev) % HL_BUCKETS;
+        struct hlink **p = &e->hl[h];
+        while (*p && !((*p)->dev == dev && (*p)->ino == ino))
+                p = &(*p)->next;
+        return p;
+}
+
+static void hl_drop_locked(struct engine *e, struct hlink **p) {
+        struct hlink *h = *p;
+        if (h->has_flags && h->dst_fd >= 0) {
+                char path[32];
+                /* Flags such as immutable forbid link(): set them once all
+                 * links exist.  Best effort: verify reports a mismatch. */
+                _cleanup_close_ int fd = open(proc_fd(path, h->dst_fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                if (fd >= 0)
+                        (void) apply_flags(fd, h->flags);
+        }
+        *p = h->next;
+        safe_close(h->dst_fd);
+        free(h);
+        e->hl_count--;
+}
+
+/* ---- entries ---- */
+
+static void dnode_release(struct worker *w, struct dnode *d);
+static void process_dir(struct worker *w, struct dnode *d);
+
+static struct dnode *dnode_free(struct dnode *d) {
+        if (!d)
+                return NULL;
+        safe_close(d->src_fd);
+        safe_close(d->dst_fd);
+        free(d->name);
+        free(d->root_path);
+        free(d);
+        return NULL;
+}
+
+/* Creates the regular file `name` in d's target from the source, data and
+ * metadata.  The caller removed any previous dst entry.  Returns 0, 1 when
+ * the source vanished, or a negative errno (already reported). */
+static int copy_regular(struct worker *w, struct dnode *d, const char *name, struct stat *st,
+                        unsigned *ret_flags, bool defer_flags) {
+        struct engine *e = w->e;
+        bool src_side = true;
+        int r;
+
+        _cleanup_close_ int sfd = openat(d->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (sfd < 0) {
+                if (errno == ENOENT)
+                        return 1;
+                r = -errno;
+                file_failed(e, d, name, r, "Cannot open");
+                return r;
+        }
+        if (fstat(sfd, st) < 0) {
+                r = -errno;
+                file_failed(e, d, name, r, "Cannot stat");
+                return r;
+        }
+        if (!S_ISREG(st->st_mode))
+                return 1; /* replaced by something else meanwhile */
+
+        _cleanup_close_ int dfd = openat(d->dst_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (dfd < 0) {
+                r = -errno;
+                goto fail_dst;
+        }
+        r = copy_data(w, sfd, dfd, st, &src_side);
+        if (r < 0) {
+                if (!src_side)
+                        goto fail_dst;
+                file_failed(e, d, name, r, "Cannot read");
+                (void) unlinkat(d->dst_fd, name, 0); /* no half copy that looks complete */
+                return r;
+        }
+        src_side = false;
+        r = set_meta_fd(w, sfd, dfd, st, false);
+        if (r < 0)
+                goto fail_dst;
+        unsigned f = 0;
+        if (get_flags(sfd, &f) >= 0 && (f & COPY_FLAGS_MASK)) {
+                if (defer_flags && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+                        *ret_flags = f;
+                else {
+                        r = apply_flags(dfd, f);
+                        if (r < 0 && r != -ENOTTY && r != -EOPNOTSUPP)
+                                goto fail_dst;
+                }
+        }
+        atomic_fetch_add(&e->files, 1);
+        return 0;
+
+fail_dst:
+        if (target_full(r))
+                fatal(e, d, name, r);
+        else
+                file_failed(e, d, name, r, "Cannot write");
+        return r;
+}
+
+static int link_to(int src_fd, int ddir, const char *name) {
+        if (linkat(src_fd, "", ddir, name, AT_EMPTY_PATH) >= 0)
+                return 0;
+        if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+                return -errno;
+        char p[32];
+        if (linkat(AT_FDCWD, proc_fd(p, src_fd), ddir, name, AT_SYMLINK_FOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A regular file with more than one link. */
+static void settle_hardlinked(struct worker *w, struct dnode *d, const char *name, struct stat *st,
+                              bool have_dst, const struct stat *dst_st) {
+        struct engine *e = w->e;
+        struct hlink **p, *h;
+        int r;
+
+        pthread_mutex_lock(&e->hl_lock);
+        for (;;) {
+                p = hl_slot(e, st->st_dev, st->st_ino);
+                h = *p;
+                if (!h || !h->busy)
+                        break;
+                pthread_cond_wait(&e->hl_cond, &e->hl_lock);
+        }
+        if (h && !h->failed && h->dst_fd >= 0) {
+                /* Another name of a file already copied: link to it. */
+                int rep = h->dst_fd;
+                h->seen++;
+                struct stat rst;
+                bool same = have_dst && fstat(rep, &rst) >= 0 && rst.st_ino == dst_st->st_ino &&
+                            rst.st_dev == dst_st->st_dev;
+                if (!same) {
+                        uint64_t n = 0;
+                        if (have_dst)
+                                (void) remove_tree(d->dst_fd, name, &n); /* linkat reports EEXIST */
+                        r = link_to(rep, d->dst_fd, name);
+                        if (r < 0) {
+                                pthread_mutex_unlock(&e->hl_lock);
+                                if (target_full(r))
+                                        fatal(e, d, name, r);
+                                else
+                                        file_failed(e, d, name, r, "Cannot link");
+                                return;
+                        }
+                        atomic_fetch_add(&e->hardlinks, 1);
+                        d->changed = true;
+                }
+                if (h->seen >= h->nlink)
+                        hl_drop_locked(e, p);
+                pthread_mutex_unlock(&e->hl_lock);
+                return;
+        }
+        if (!h) {
+                h = calloc(1, sizeof *h);
+                if (!h) {
+                        pthread_mutex_unlock(&e->hl_lock);
+                        fatal(e, d, name, -ENOMEM);
+                        return;
+                }
+                h->dev = st->st_dev;
+                h->ino = st->st_ino;
+                h->nlink = st->st_nlink;
+                h->dst_fd = -EBADF;
+                h->next = *p;
+                *p = h;
+                e->hl_count++;
+        }
+        h->busy = true;
+        h->failed = false;
+        pthread_mutex_unlock(&e->hl_lock);
+
+        /* We copy this one; others wait for us. */
+        bool keep = have_dst && unchanged(e, st, dst_st);
+        unsigned flags = 0;
+        r = 0;
+        if (!keep) {
+                if (e->run->ret_need_full && e->run->partial)
+                        atomic_store(&e->need_full, true); /* other names may be outside this directory */
+                uint64_t n = 0;
+                if (have_dst)
+                        r = remove_tree(d->dst_fd, name, &n);
+                if (r >= 0) {
+                        r = copy_regular(w, d, name, st, &flags, true);
+                        d->changed = true;
+                }
+        }
+        int fd = -EBADF;
+        if (r == 0)
+                fd = openat(d->dst_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+        pthread_mutex_lock(&e->hl_lock);
+        p = hl_slot(e, st->st_dev, st->st_ino);
+        h = *p;
+        h->busy = false;
+        if (fd < 0)
+                h->failed = true; /* a later name tries again */
+        else {
+                h->dst_fd = fd;
+                h->seen++;
+                h->has_flags = flags != 0;
+                h->flags = flags;
+                if (h->seen >= h->nlink)
+                        hl_drop_locked(e, p);
+        }
+        pthread_cond_broadcast(&e->hl_cond);
+        pthread_mutex_unlock(&e->hl_lock);
+}
+
+static void dnode_push_or_run(struct worker *w, struct dnode *c) {
+        struct engine *e = w->e;
+        pthread_mutex_lock(&e->lock);
+        if (e->n_stack < STACK_MAX) {
+                e->stack[e->n_stack++] = c;
+                pthread_cond_signal(&e->cond);
+                pthread_mutex_unlock(&e->lock);
+                return;
+        }
+        pthread_mutex_unlock(&e->lock);
+        process_dir(w, c);
+}
+
+static void settle_dir(struct worker *w, struct dnode *d, const char *name, const struct stat *st, bool have_dst,
+                       const struct stat *dst_st) {
+        struct engine *e = w->e;
+        int r;
+
+        if (!have_dst) {
+                if (mkdirat(d->dst_fd, name, 0700) < 0) {
+                        r = -errno;
+                        if (target_full(r))
+                                fatal(e, d, name, r);
+                        else
+                                file_failed(e, d, name, r, "Cannot create directory");
+                        return;
+                }
+                d->changed = true;
+                atomic_fetch_add(&e->files, 1);
+        }
+        _cleanup_close_ int sfd = openat(d->src_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0) {
+                if (errno == ENOENT || errno == ENOTDIR) {
+                        atomic_fetch_add(&e->vanished, 1);
+                        return;
+                }
+                file_failed(e, d, name, -errno, "Cannot open directory");
+                return;
+        }
+        _cleanup_close_ int dfd = openat(d->dst_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) {
+                file_failed(e, d, name, -errno, "Cannot open target directory");
+                return;
+        }
+        if (have_dst && !e->run->recurse) {
+                /* One level only: the directory itself, not what is in it. */
+                if (!unchanged(e, st, dst_st)) {
+                        struct stat s2;
+                        unsigned f = 0;
+                        bool locked = get_flags(dfd, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+                        if (locked)
+                                (void) apply_flags(dfd, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* set_meta_fd sets them back */
+                        if (fstat(sfd, &s2) < 0 || (r = set_meta_fd(w, sfd, dfd, &s2, true)) < 0)
+                                file_failed(e, d, name, -errno, "Cannot set metadata of directory");
+                        atomic_fetch_add(&e->files, 1);
+                }
+                return;
+        }
+        struct dnode *c = calloc(1, sizeof *c);
+        if (!c || !(c->name = strdup(name))) {
+                free(c);
+                fatal(e, d, name, -ENOMEM);
+                return;
+        }
+        c->parent = d;
+        c->src_fd = TAKE_FD(sfd);
+        c->dst_fd = TAKE_FD(dfd);
+        c->fresh = !have_dst;
+        c->set_meta = !have_dst || !unchanged(e, st, dst_st);
+        atomic_init(&c->pending, 1);
+        atomic_fetch_add(&d->pending, 1);
+        dnode_push_or_run(w, c);
+}
+
+static void settle_special(struct worker *w, struct dnode *d, const char *name, const struct stat *st,
+                           bool have_dst, const struct stat *dst_st) {
+        struct engine *e = w->e;
+        int r;
+
+        if (have_dst && unchanged(e, st, dst_st)) {
+                if (!S_ISLNK(st->st_mode))
+                        return;
+                char a[4096], b[4096];
+                ssize_t n = readlinkat(d->src_fd, name, a, sizeof a - 1);
+                ssize_t m = readlinkat(d->dst_fd, name, b, sizeof b - 1);
+                if (n >= 0 && n == m && memcmp(a, b, (size_t) n) == 0)
+                        return;
+        }
+        if (have_dst) {
+                uint64_t n = 0;
+                r = remove_tree(d->dst_fd, name, &n);
+                if (r < 0) {
+                        file_failed(e, d, name, r, "Cannot remove old copy of");
+                        return;
+                }
+        }
+        d->changed = true;
+        if (S_ISLNK(st->st_mode)) {
+                /* A target can be up to PATH_MAX; st_size says how long. */
+                size_t l = (size_t) MAX(st->st_size, 0) + 2;
+                _cleanup_free_ char *t = malloc(l);
+                if (!t) {
+                        fatal(e, d, name, -ENOMEM);
+                        return;
+                }
+                ssize_t n = readlinkat(d->src_fd, name, t, l);
+                if (n < 0 || (size_t) n >= l) {
+                        if (n < 0 && errno == ENOENT) {
+                                atomic_fetch_add(&e->vanished, 1);
+                                return;
+                        }
+                        file_failed(e, d, name, n < 0 ? -errno : -EAGAIN, "Cannot read symlink");
+                        return;
+                }
+                t[n] = 0;
+                if (symlinkat(t, d->dst_fd, name) < 0)
+                        goto fail;
+        } else if (mknodat(d->dst_fd, name, (st->st_mode & S_IFMT) | 0600, st->st_rdev) < 0)
+                goto fail;
+        r = set_meta_at(w, d->src_fd, d->dst_fd, name, st);
+        if (r == -ENOENT) {
+                atomic_fetch_add(&e->vanished, 1);
+                return;
+        }
+        if (r < 0) {
+                errno = -r;
+                goto fail;
+        }
+        atomic_fetch_add(&e->files, 1);
+        return;
+fail:
+        r = -errno;
+        if (target_full(r))
+                fatal(e, d, name, r);
+        else
+                file_failed(e, d, name, r, "Cannot create");
+}
+
+static void process_entry(struct worker *w, struct dnode *d, const char *name) {
+        struct engine *e = w->e;
+        struct stat st, dst_st;
+        bool have_dst = false;
+
+        if (fstatat(d->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        atomic_fetch_add(&e->vanished, 1);
+                else
+                        file_failed(e, d, name, -errno, "Cannot stat");
+                return;
+        }
+        if (!d->fresh) {
+                if (fstatat(d->dst_fd, name, &dst_st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        have_dst = true;
+                else if (errno != ENOENT) {
+                        file_failed(e, d, name, -errno, "Cannot stat target of");
+                        return;
+                }
+                if (have_dst && (st.st_mode & S_IFMT) != (dst_st.st_mode & S_IFMT)) {
+                        uint64_t n = 0;
+                        int r = remove_tree(d->dst_fd, name, &n);
+                        atomic_fetch_add(&e->deleted, n);
+                        if (r < 0) {
+                                file_failed(e, d, name, r, "Cannot remove old copy of");
+                                return;
+                        }
+                        have_dst = false;
+                        d->changed = true;
+                }
+        }
+        atomic_fetch_add(&e->done_entries, 1);
+
+        switch (st.st_mode & S_IFMT) {
+        case S_IFDIR:
+                settle_dir(w, d, name, &st, have_dst, &dst_st);
+                break;
+        case S_IFREG:
+                if (st.st_nlink > 1) {
+                        settle_hardlinked(w, d, name, &st, have_dst, &dst_st);
+                        break;
+                }
+                if (have_dst) {
+                        if (unchanged(e, &st, &dst_st) && dst_st.st_nlink == 1)
+                                break;
+                        uint64_t n = 0;
+                        int r = remove_tree(d->dst_fd, name, &n);
+                        if (r < 0) {
+                                file_failed(e, d, name, r, "Cannot remove old copy of");
+                                break;
+                        }
+                }
+                d->changed = true;
+                unsigned f = 0;
+                if (copy_regular(w, d, name, &st, &f, false) == 1)
+                        atomic_fetch_add(&e->vanished, 1);
+                break;
+        default:
+                settle_special(w, d, name, &st, have_dst, &dst_st);
+        }
+}
+
+/* Removes entries of d's target that are not in its source. */
+static void delete_extras(struct worker *w, struct dnode *d) {
+        struct engine *e = w->e;
+        _cleanup_free_ char *buf = malloc(DENTS_BUF);
+        _cleanup_close_ int fd = openat(d->dst_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char **doomed = NULL;
+        size_t n_doomed = 0;
+
+        if (!buf || fd < 0)
+                return file_failed(e, d, NULL, fd < 0 ? -errno : -ENOMEM, "Cannot list target directory");
+        struct dir_reader rd = { .fd = fd, .buf = buf, .size = DENTS_BUF };
+        for (const char *name; (name = dir_reader_next(&rd));) {
+                struct stat st;
+                if (fstatat(d->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT)
+                        continue;
+                char **nd = realloc(doomed, (n_doomed + 1) * sizeof *doomed);
+                if (!nd)
+                        break;
+                doomed = nd;
+                if ((doomed[n_doomed] = strdup(name)))
+                        n_doomed++;
+        }
+        for (size_t i = 0; i < n_doomed; i++) {
+                uint64_t count = 0;
+                int r = remove_tree(d->dst_fd, doomed[i], &count);
+                if (r < 0)
+                        file_failed(e, d, doomed[i], r, "Cannot delete");
+                atomic_fetch_add(&e->deleted, count);
+                d->changed = true;
+                free(doomed[i]);
+        }
+        free(doomed);
+}
+
+static void process_dir(struct worker *w, struct dnode *d) {
+        struct engine *e = w->e;
+        _cleanup_free_ char *buf = malloc(DENTS_BUF);
+
+        if (!buf) {
+                fatal(e, d, NULL, -ENOMEM);
+                goto done;
+        }
+        if (!d->fresh) {
+                /* Immutable or append-only directories refuse changes:
+                 * lift that now, finalize sets the flags back. */
+                unsigned f = 0;
+                if (get_flags(d->dst_fd, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+                        (void) apply_flags(d->dst_fd, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* errors show on the entries */
+                        d->set_meta = true;
+                }
+        }
+        struct dir_reader rd = { .fd = d->src_fd, .buf = buf, .size = DENTS_BUF };
+        for (const char *name; (name = dir_reader_next(&rd));) {
+                if (aborted(e))
+                        goto done;
+                process_entry(w, d, name);
+        }
+        if (errno != 0)
+                file_failed(e, d, NULL, -errno, "Cannot read directory");
+        if (!d->fresh && !aborted(e))
+                delete_extras(w, d);
+done:
+        dnode_release(w, d);
+}
+
+/* Drops one reference; the last sets the directory's metadata, after all
+ * its contents, and releases the parent in turn. */
+static void dnode_release(struct worker *w, struct dnode *d) {
+        struct engine *e = w->e;
+
+        while (d && atomic_fetch_sub(&d->pending, 1) == 1) {
+                struct dnode *parent = d->parent;
+                if (!aborted(e) && (d->set_meta || d->changed)) {
+                        struct stat st;
+                        int r = fstat(d->src_fd, &st) < 0 ? -errno : set_meta_fd(w, d->src_fd, d->dst_fd, &st, true);
+                        if (r < 0) {
+                                if (target_full(r))
+                                        fatal(e, d, NULL, r);
+                                else
+                                        file_failed(e, d, NULL, r, "Cannot set metadata of directory");
+                        }
+                }
+                dnode_free(d);
+                d = parent;
+        }
+}
+
+static void *worker_main(void *p) {
+        struct worker *w = p;
+        struct engine *e = w->e;
+
+        for (;;) {
+                pthread_mutex_lock(&e->lock);
+                while (e->n_stack == 0 && e->busy > 0 && !e->abort)
+                        pthread_cond_wait(&e->cond, &e->lock);
+                if (e->n_stack == 0 || e->abort) {
+                        pthread_cond_broadcast(&e->cond);
+                        pthread_mutex_unlock(&e->lock);
+                        return NULL;
+                }
+                struct dnode *d = e->stack[--e->n_stack];
+                e->busy++;
+                pthread_mutex_unlock(&e->lock);
+
+                process_dir(w, d);
+
+                pthread_mutex_lock(&e->lock);
+                e->busy--;
+                if (e->n_stack == 0 && e->busy == 0) {
+                        pthread_cond_broadcast(&e->cond);
+                        pthread_cond_broadcast(&e->done_cond);
+                }
+                pthread_mutex_unlock(&e->lock);
+        }
+}
+
+static unsigned default_jobs(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        /* Cold-cache copies wait on the disk far more than on the CPU:
+         * more workers than CPUs keep more requests in flight. */
+        return (unsigned) MIN(MAX(n * 4, 8L), 64L);
+}
+
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl); /* the default limit works for most trees */
+        }
+}
+
+static void progress_now(const struct copy_run *run, struct engine *e, double start, uint64_t bytes_total,
+                         uint64_t files_total) {
+        if (!run->opts->progress)
+                return;
+        struct copy_progress p = {
+                .bytes_done = atomic_load(&e->bytes),
+                .files_done = atomic_load(&e->done_entries),
+                .bytes_total = bytes_total,
+                .files_total = files_total,
+                .elapsed = copy_now() - start,
+        };
+        run->opts->progress(&p, run->opts->userdata);
+}
+
+int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_error) {
+        const struct copy_options *o = run->opts;
+        unsigned jobs = o->jobs ? o->jobs : default_jobs();
+        double start = copy_now();
+        uint64_t bytes_total = 0, files_total = 0;
+        struct engine *e;
+        int r = 0;
+
+        raise_fd_limit();
+        e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        e->run = run;
+        e->o = o;
+        pthread_mutex_init(&e->lock, NULL);
+        pthread_cond_init(&e->cond, NULL);
+        pthread_cond_init(&e->done_cond, NULL);
+        pthread_mutex_init(&e->hl_lock, NULL);
+        pthread_cond_init(&e->hl_cond, NULL);
+
+        if (run->src_mount_fd >= 0 && run->recurse) {
+                struct statvfs sv;
+                if (fstatvfs(run->src_mount_fd, &sv) >= 0) {
+                        bytes_total = (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+                        files_total = sv.f_files - sv.f_ffree;
+                }
+        }
+
+        /* The roots go first; workers take them from the stack. */
+        for (size_t i = 0; i < run->n_roots; i++) {
+                struct dnode *d = calloc(1, sizeof *d);
+                if (!d || !(d->root_path = strdup(run->roots[i].path))) {
+                        free(d);
+                        r = -ENOMEM;
+                        break;
+                }
+                d->src_fd = TAKE_FD(run->roots[i].src_fd);
+                d->dst_fd = TAKE_FD(run->roots[i].dst_fd);
+                d->fresh = !run->compare;
+                d->set_meta = true;
+                atomic_init(&d->pending, 1);
+                if (e->n_stack >= STACK_MAX) { /* copy_sync() passes batches of at most STACK_MAX */
+                        dnode_free(d);
+                        r = -E2BIG;
+                        break;
+                }
+                e->stack[e->n_stack++] = d;
+        }
+
+        struct worker *ws = calloc(jobs, sizeof *ws);
+        pthread_t *th = calloc(jobs, sizeof *th);
+        unsigned started = 0;
+        if (!ws || !th)
+                r = -ENOMEM;
+        for (unsigned i = 0; r >= 0 && i < jobs; i++) {
+                ws[i].e = e;
+                ws[i].buf = malloc(COPY_BUF);
+                ws[i].xlist = malloc(XATTR_LIST_MAX_);
+                ws[i].xlist2 = malloc(XATTR_LIST_MAX_);
+                ws[i].xval = malloc(XATTR_VALUE_MAX);
+                if (!ws[i].buf || !ws[i].xlist || !ws[i].xlist2 || !ws[i].xval) {
+                        r = -ENOMEM;
+                        break;
+                }
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setstacksize(&attr, 8 << 20); /* inline recursion on deep trees */
+                int k = pthread_create(&th[i], &attr, worker_main, &ws[i]);
+                pthread_attr_destroy(&attr);
+                if (k != 0) {
+                        r = -k;
+                        break;
+                }
+                started++;
+        }
+        if (r < 0) {
+                pthread_mutex_lock(&e->lock);
+                e->abort = true;
+                pthread_cond_broadcast(&e->cond);
+                pthread_mutex_unlock(&e->lock);
+        }
+
+        /* This thread reports progress until the workers are done. */
+        unsigned interval = o->progress_interval_ms ? o->progress_interval_ms : 500;
+        pthread_mutex_lock(&e->lock);
+        while (started > 0 && !((e->n_stack == 0 && e->busy == 0) || e->abort)) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += (long) (interval % 1000) * 1000000L;
+                ts.tv_sec += interval / 1000 + ts.tv_nsec / 1000000000L;
+                ts.tv_nsec %= 1000000000L;
+                int k = pthread_cond_timedwait(&e->done_cond, &e->lock, &ts);
+                if (k == ETIMEDOUT) {
+                        pthread_mutex_unlock(&e->lock);
+                        progress_now(run, e, start, bytes_total, files_total);
+                        pthread_mutex_lock(&e->lock);
+                }
+        }
+        pthread_mutex_unlock(&e->lock);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
+        progress_now(run, e, start, bytes_total, files_total);
+
+        /* Left behind by an abort. */
+        for (size_t i = 0; i < e->n_stack; i++) {
+                struct dnode *d = e->stack[i];
+                while (d) {
+                        struct dnode *p = d->parent;
+                        if (atomic_fetch_sub(&d->pending, 1) != 1)
+                                break;
+                        dnode_free(d);
+                        d = p;
+                }
+        }
+        /* Links whose other names were outside the tree or vanished. */
+        for (size_t i = 0; i < HL_BUCKETS; i++)
+                while (e->hl[i])
+                        hl_drop_locked(e, &e->hl[i]);
+
+        if (ws)
+                for (unsigned i = 0; i < jobs; i++) {
+                        free(ws[i].buf);
+                        free(ws[i].xlist);
+                        free(ws[i].xlist2);
+                        free(ws[i].xval);
+                }
+        free(ws);
+        free(th);
+
+        stats->files += atomic_load(&e->files);
+        stats->bytes += atomic_load(&e->bytes);
+        stats->hardlinks += atomic_load(&e->hardlinks);
+        stats->deleted += atomic_load(&e->deleted);
+        stats->vanished += atomic_load(&e->vanished);
+        stats->errors += atomic_load(&e->errors);
+        stats->elapsed += copy_now() - start;
+        if (run->ret_need_full && atomic_load(&e->need_full))
+                *run->ret_need_full = true;
+
+        if (r >= 0 && e->fatal) {
+                r = e->fatal;
+                set_error(ret_error, "%s", strna(e->fatal_msg));
+        } else if (r >= 0 && e->file_error) {
+                r = e->file_error == -ENOENT ? -EIO : e->file_error;
+                set_error(ret_error, "%" PRIu64 " file(s) could not be copied; the first: %s",
+                          atomic_load(&e->errors), strna(e->file_error_msg));
+        } else if (r < 0)
+                set_error(ret_error, "Cannot start the copy: %s", strerror(-r));
+
+        free(e->fatal_msg);
+        free(e->file_error_msg);
+        pthread_mutex_destroy(&e->lock);
+        pthread_cond_destroy(&e->cond);
+        pthread_cond_destroy(&e->done_cond);
+        pthread_mutex_destroy(&e->hl_lock);
+        pthread_cond_destroy(&e->hl_cond);
+        free(e);
+        return r;
+}
+
+static bool dir_is_empty(int fd) {
+        char buf[1024];
+        _cleanup_close_ int d = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0)
+                return false;
+        struct dir_reader rd = { .fd = d, .buf = buf, .size = sizeof buf };
+        return !dir_reader_next(&rd);
+}
+
+int copy_open_pair(const struct copy_options *o, int *ret_src, int *ret_dst, char **ret_error) {
+        _cleanup_close_ int src = -EBADF;
+        int r = copy_open_source(o->src, &src, ret_error);
+        if (r < 0)
+                return r;
+        int fd = open(o->dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                set_error(ret_error, "Cannot open the target directory %s: %s", o->dst, strerror(-r));
+                return r;
+        }
+        *ret_src = TAKE_FD(src);
+        *ret_dst = fd;
+        return 0;
+}
+
+int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char **ret_error) {
+        struct copy_stats stats = {};
+        _cleanup_close_ int src = -EBADF, dst = -EBADF;
+        int r;
+
+        r = copy_open_pair(o, &src, &dst, ret_error);
+        if (r < 0)
+                return r;
+        bool compare = !dir_is_empty(dst);
+        struct copy_root root = {
+                .src_fd = fcntl(src, F_DUPFD_CLOEXEC, 3),
+                .dst_fd = TAKE_FD(dst),
+                .path = (char *) ".",
+        };
+        if (root.src_fd < 0)
+                return -errno;
+        struct copy_run run = {
+                .opts = o,
+                .roots = &root,
+                .n_roots = 1,
+                .compare = compare,
+                .recurse = true,
+                .src_mount_fd = src,
+        };
+        r = copy_run(&run, &stats, ret_error);
+        if (ret_stats)
+                *ret_stats = stats;
+        return r;
+}
+
+static int open_rel(int root, const char *rel, int *ret) {
+        /* One component at a time with O_NOFOLLOW: a path in the state file
+         * must not lead outside the tree through a symlink. */
+        _cleanup_close_ int fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+        _cleanup_free_ char *copy = strdup(rel);
+        char *save = NULL;
+        if (fd < 0 || !copy)
+                return fd < 0 ? -errno : -ENOMEM;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (streq(c, "."))
+                        continue;
+                int n = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (n < 0)
+                        return -errno;
+                safe_close(fd);
+                fd = n;
+        }
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+/* Runs the engine over the directories in list (sorted parents first), in
+ * batches of at most STACK_MAX, one batch after the other. */
+static int sync_batches(const struct copy_options *o, int src, int dst, char **list, bool recurse,
+                        struct timespec t0, struct copy_stats *stats, bool *need_full, char **ret_error) {
+        size_t n = strv_length(list), k = 0;
+        struct copy_root roots[STACK_MAX];
+        int r = 0;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                int s, d;
+                /* Gone on either side: settled by its parent's run. */
+                if (open_rel(src, list[i], &s) >= 0) {
+                        if (open_rel(dst, list[i], &d) >= 0)
+                                roots[k++] = (struct copy_root) { .src_fd = s, .dst_fd = d, .path = list[i] };
+                        else
+                                safe_close(s);
+                }
+                if (k > 0 && (k == STACK_MAX || i + 1 == n)) {
+                        struct copy_run run = {
+                                .opts = o, .roots = roots, .n_roots = k, .compare = true,
+                                .recurse = recurse, .partial = true, .t0 = t0, .src_mount_fd = src,
+                                .ret_need_full = need_full,
+                        };
+                        r = copy_run(&run, stats, ret_error);
+                        k = 0;
+                }
+        }
+        for (size_t i = 0; i < k; i++) {
+                safe_close(roots[i].src_fd);
+                safe_close(roots[i].dst_fd);
+        }
+        return r;
+}
+
+int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *state_path,
+              struct copy_stats *ret_stats, char **ret_error) {
+        struct copy_stats stats = {};
+        _cleanup_close_ int src = -EBADF, dst = -EBADF;
+        _cleanup_strv_free_ char **dirs = NULL, **trees = NULL;
+        _cleanup_free_ char *why = NULL;
+        struct timespec t0 = {};
+        bool full = true, need_full = false;
+        int r;
+
+        r = copy_open_pair(o, &src, &dst, ret_error);
+        if (r < 0)
+                return r;
+
+        if (t || state_path) {
+                r = copy_state_collect(t, state_path, src, &dirs, &trees, &full, &why, &t0);
+                if (r < 0) {
+                        set_error(ret_error, "Cannot read the change record %s: %s", strna(state_path), strerror(-r));
+                        return r;
+                }
+        } else
+                why = strdup("no change record was given");
+
+        if (!full) {
+                size_t n = strv_length(dirs), m = strv_length(trees);
+                stats.dirty_dirs = n + m;
+                copy_message(o, COPY_MESSAGE_INFO, ".",
+                             "syncing the %zu directories where changes were recorded, and %zu new subtrees", n, m);
+                /* One level deep first, then the subtrees made or moved in:
+                 * no directory is worked on by two runs at once. */
+                r = sync_batches(o, src, dst, dirs, false, t0, &stats, &need_full, ret_error);
+                if (r >= 0)
+                        r = sync_batches(o, src, dst, trees, true, t0, &stats, &need_full, ret_error);
+                if (r < 0)
+                        goto finish;
+                if (need_full) {
+                        free(why);
+                        why = strdup("a file with several hard links changed");
+                        full = true;
+                }
+        }
+        if (full) {
+                copy_message(o, COPY_MESSAGE_INFO, ".", "full comparison of the whole tree: %s", strna(why));
+                struct copy_root root = {
+                        .src_fd = fcntl(src, F_DUPFD_CLOEXEC, 3),
+                        .dst_fd = fcntl(dst, F_DUPFD_CLOEXEC, 3),
+                        .path = (char *) ".",
+                };
+                struct copy_run run = {
+                        .opts = o, .roots = &root, .n_roots = 1, .compare = true, .recurse = true,
+                        .t0 = t0, .src_mount_fd = src,
+                };
+                stats.full_compare = true;
+                r = copy_run(&run, &stats, ret_error);
+        }
+finish:
+        if (ret_stats)
+                *ret_stats = stats;
+        return r;
+}

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The change tracker: which directories of SRC changed since the first pass
+ * started.
+ *
+ * A fanotify group with FAN_REPORT_DFID_NAME and a FAN_MARK_FILESYSTEM mark
+ * reports, for every create, delete, rename, write and attribute change
+ * anywhere on the filesystem, the file handle of the directory holding the
+ * entry.  We keep the set of those handles (bounded: past TRACK_MAX_DIRS we
+ * give up and say so) and, for the final sync, turn each into a path
+ * relative to the root with open_by_handle_at() on our private clone of the
+ * mount.  The sync compares those directories one level deep; new
+ * subdirectories are copied whole.  Anything we cannot trust makes the sync
+ * compare the whole tree instead, and say why: the kernel dropped events
+ * (FAN_Q_OVERFLOW: the queue is bounded on purpose), too many directories,
+ * the recorder died, a path cannot be resolved.  Writes through shared
+ * mmap()s do not generate events; the final sync runs with services
+ * stopped, and `copy --verify --checksum` finds such a file.
+ *
+ * Across processes (`rootraid copy --track --state FILE`, then
+ * `rootraid copy --sync FILE`), the recorder is a daemon forked by the CLI.
+ * It writes FILE at once with status "recording" and its pid and start
+ * time; on SIGUSR1 or SIGTERM it reads what is queued, rewrites FILE with
+ * status "final" (or "overflow") and the handles, and exits.  copy_sync()
+ * reading a "recording" FILE signals that pid (checking its start time, so
+ * a reused pid is not mistaken for it) and waits for the final save.  A
+ * recorder that is gone means a full comparison.
+ *
+ * State file, text, one record a line:
+ *   rootraid-copy-state 1
+ *   pid PID STARTTIME
+ *   t0 SEC NSEC          the tracker started: ctime >= t0 means changed
+ *   fsid HEX HEX         which filesystem the handles belong to
+ *   status recording|final|overflow
+ *   why TEXT             (overflow only)
+ *   dir TYPE HEX         one file handle per changed directory
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "copy/copy-internal.h"
+#include "util/fileio.h"
+#include "util/strutil.h"
+
+#define TRACK_MAX_DIRS 65536
+#define TRACK_BUCKETS 8192
+#define TRACK_EVENTS                                                    \
+        (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |      \
+         FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
+
+/* A changed directory, or (with a name) a directory created or moved in
+ * under it, whose whole subtree the sync must compare. */
+struct handle_entry {
+        struct handle_entry *next;
+        int type;
+        unsigned size;
+        bool tree;
+        unsigned char bytes[]; /* handle, then the name and a NUL for a tree */
+};
+
+struct copy_tracker {
+        int fan_fd;
+        int stop_pipe[2];
+        pthread_t thread;
+        bool running;
+        pthread_mutex_t lock;
+        struct handle_entry *buckets[TRACK_BUCKETS];
+        size_t count;
+        bool overflow;
+        char *why;
+        struct timespec t0;
+        fsid_t fsid;
+};
+
+static void tracker_overflow(struct copy_tracker *t, const char *why) {
+        if (t->overflow)
+                return;
+        t->overflow = true;
+        t->why = strdup(why);
+        /* The set is useless now; free it so memory stays bounded. */
+        for (size_t i = 0; i < TRACK_BUCKETS; i++)
+                while (t->buckets[i]) {
+                        struct handle_entry *h = t->buckets[i];
+                        t->buckets[i] = h->next;
+                        free(h);
+                }
+        t->count = 0;
+}
+
+static size_t handle_hash(int type, const unsigned char *b, unsigned size, const char *name) {
+        size_t h = 1469598103934665603ull ^ (size_t) type;
+        for (unsigned i = 0; i < size; i++)
+                h = (h ^ b[i]) * 1099511628211ull;
+        for (const char *c = name; c && *c; c++)
+                h = (h ^ (unsigned char) *c) * 1099511628211ull;
+        return h % TRACK_BUCKETS;
+}
+
+/* Called with t->lock held. */
+static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b, unsigned size, const char *name) {
+        if (t->overflow)
+                return;
+        size_t nl = name ? strlen(name) + 1 : 0;
+        struct handle_entry **p = &t->buckets[handle_hash(type, b, size, name)];
+        for (struct handle_entry *h = *p; h; h = h->next)
+                if (h->type == type && h->size == size && h->tree == !!name && memcmp(h->bytes, b, size) == 0 &&
+                    (!name || streq((const char *) h->bytes + size, name)))
+                        return;
+        if (t->count >= TRACK_MAX_DIRS)
+                return tracker_overflow(t, "more than 65536 directories changed");
+        struct handle_entry *h = malloc(sizeof *h + size + nl);
+        if (!h)
+                return tracker_overflow(t, "out of memory while recording changes");
+        h->type = type;
+        h->size = size;
+        h->tree = !!name;
+        memcpy(h->bytes, b, size);
+        if (name)
+                memcpy(h->bytes + size, name, nl);
+        h->next = *p;
+        *p = h;
+        t->count++;
+}
+
+static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize_t len) {
+        pthread_mutex_lock(&t->lock);
+        for (const struct fanotify_event_metadata *m = (const void *) buf; FAN_EVENT_OK(m, len);
+             m = FAN_EVENT_NEXT(m, len)) {
+                if (m->mask & FAN_Q_OVERFLOW) {
+                        tracker_overflow(t, "the kernel's event queue overflowed");
+                        continue;
+                }
+                for (const char *p = (const char *) (m + 1); p < (const char *) m + m->event_len;) {
+                        const struct fanotify_event_info_header *hdr = (const void *) p;
+                        if (hdr->len == 0)
+                                break;
+                        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+                            hdr->info_type == FAN_EVENT_INFO_TYPE_DFID ||
+                            hdr->info_type == FAN_EVENT_INFO_TYPE_FID) {
+                                const struct fanotify_event_info_fid *fid = (const void *) p;
+                                const struct file_handle *fh = (const void *) fid->handle;
+                                const char *name = (const char *) fh->f_handle + fh->handle_bytes;
+                                tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, NULL);
+                                /* A directory made or moved here: its old
+                                 * name in DST may hold other contents. */
+                                if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME && (m->mask & FAN_ONDIR) &&
+                                    (m->mask & (FAN_CREATE | FAN_MOVED_TO)) && !streq(name, "."))
+                                        tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name);
+                        }
+                        p += hdr->len;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+}
+
+/* Reads every queued event; returns false when the queue is empty. */
+static bool tracker_read(struct copy_tracker *t, char *buf, size_t size) {
+        ssize_t n = read(t->fan_fd, buf, size);
+        if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        pthread_mutex_lock(&t->lock);
+                        tracker_overflow(t, "reading fanotify events failed");
+                        pthread_mutex_unlock(&t->lock);
+                }
+                return false;
+        }
+        tracker_handle_events(t, buf, n);
+        return true;
+}
+
+static void *tracker_main(void *p) {
+        struct copy_tracker *t = p;
+        char *buf = malloc(64 * 1024);
+        if (!buf) {
+                pthread_mutex_lock(&t->lock);
+                tracker_overflow(t, "out of memory while recording changes");
+                pthread_mutex_unlock(&t->lock);
+                return NULL;
+        }
+        for (;;) {
+                struct pollfd fds[2] = {
+                        { .fd = t->fan_fd, .events = POLLIN },
+                        { .fd = t->stop_pipe[0], .events = POLLIN },
+                };
+                if (poll(fds, 2, -1) < 0 && errno != EINTR)
+                        break;
+                while (tracker_read(t, buf, 64 * 1024))
+                        ;
+                if (fds[1].revents)
+                        break; /* the queue was drained just above */
+        }
+        free(buf);
+        return NULL;
+}
+
+static void tracker_stop(struct copy_tracker *t) {
+        if (!t->running)
+                return;
+        (void) !write(t->stop_pipe[1], "x", 1);
+        pthread_join(t->thread, NULL);
+        t->running = false;
+}
+
+struct copy_tracker *copy_tracker_free(struct copy_tracker *t) {
+        if (!t)
+                return NULL;
+        tracker_stop(t);
+        tracker_overflow(t, "freed"); /* frees the set */
+        safe_close(t->fan_fd);
+        safe_close(t->stop_pipe[0]);
+        safe_close(t->stop_pipe[1]);
+        pthread_mutex_destroy(&t->lock);
+        free(t->why);
+        free(t);
+        return NULL;
+}
+
+int copy_tracker_start(const char *src, struct copy_tracker **ret) {
+        _cleanup_(copy_tracker_freep) struct copy_tracker *t = calloc(1, sizeof *t);
+        struct statfs sfs;
+
+        if (!t)
+                return -ENOMEM;
+        t->fan_fd = t->stop_pipe[0] = t->stop_pipe[1] = -EBADF;
+        pthread_mutex_init(&t->lock, NULL);
+        if (statfs(src, &sfs) < 0)
+                return -errno;
+        t->fsid = sfs.f_fsid;
+
+        /* Taken before the mark: a change racing with it has ctime >= t0,
+         * and the one-second margin covers coarse filesystem clocks. */
+        clock_gettime(CLOCK_REALTIME, &t->t0);
+        t->t0.tv_sec -= 1;
+
+        /* Not FAN_UNLIMITED_QUEUE: a bounded queue may overflow, which we
+         * notice and handle, rather than eat the machine's memory. */
+        t->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK,
+                                  O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+        if (t->fan_fd < 0)
+                return errno == EINVAL || errno == ENOSYS ? -EOPNOTSUPP : -errno;
+        if (fanotify_mark(t->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, TRACK_EVENTS, AT_FDCWD, src) < 0)
+                return errno == EXDEV || errno == ENODEV || errno == EINVAL ? -EOPNOTSUPP : -errno;
+        if (pipe2(t->stop_pipe, O_CLOEXEC) < 0)
+                return -errno;
+
+        /* For tests: behave as if events had been lost. */
+        if (!isempty(getenv("ROOTRAID_COPY_TEST_OVERFLOW")))
+                tracker_overflow(t, "forced by ROOTRAID_COPY_TEST_OVERFLOW");
+
+        int k = pthread_create(&t->thread, NULL, tracker_main, t);
+        if (k != 0)
+                return -k;
+        t->running = true;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+static int proc_starttime(pid_t pid, unsigned long long *ret) {
+        char path[64];
+        _cleanup_free_ char *s = NULL;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        int r = read_full_file(path, 4096, &s, NULL);
+        if (r < 0)
+                return r;
+        /* Field 22; the command name (field 2) may hold spaces, skip past it. */
+        const char *p = strrchr(s, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 2; field < 22 && p; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p, " %llu", ret) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+/* "TYPE HEX" or "TYPE HEX NAMEHEX" (names may hold any byte). */
+static char *handle_format(const struct handle_entry *h) {
+        size_t nl = h->tree ? strlen((const char *) h->bytes + h->size) : 0;
+        char *line = malloc(32 + 2 * h->size + 2 * nl + 2);
+        if (!line)
+                return NULL;
+        int o = sprintf(line, "%d ", h->type);
+        for (unsigned j = 0; j < h->size; j++)
+                o += sprintf(line + o, "%02x", h->bytes[j]);
+        if (h->tree) {
+                line[o++] = ' ';
+                for (size_t j = 0; j < nl; j++)
+                        o += sprintf(line + o, "%02x", h->bytes[h->size + j]);
+        }
+        return line;
+}
+
+int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        unsigned long long start = 0;
+        FILE *f;
+        int r;
+
+        if (final)
+                tracker_stop(t);
+        (void) proc_starttime(getpid(), &start); /* 0 never matches a live process */
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        pthread_mutex_lock(&t->lock);
+        fprintf(f, "rootraid-copy-state 1\npid %d %llu\nt0 %lld %ld\nfsid %x %x\nstatus %s\n",
+                (int) getpid(), start, (long long) t->t0.tv_sec, t->t0.tv_nsec,
+                (unsigned) t->fsid.__val[0], (unsigned) t->fsid.__val[1],
+                t->overflow ? "overflow" : final ? "final" : "recording");
+        if (t->overflow)
+                fprintf(f, "why %s\n", strna(t->why));
+        for (size_t i = 0; i < TRACK_BUCKETS; i++)
+                for (struct handle_entry *h = t->buckets[i]; h; h = h->next) {
+                        _cleanup_free_ char *line = handle_format(h);
+                        if (!line) {
+                                pthread_mutex_unlock(&t->lock);
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        fprintf(f, "%s %s\n", h->tree ? "tree" : "dir", line);
+                }
+        pthread_mutex_unlock(&t->lock);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        r = write_file_atomic(state_path, buf, size, 0600);
+        return r;
+}
+
+struct state {
+        pid_t pid;
+        unsigned long long starttime;
+        struct timespec t0;
+        unsigned fsid[2];
+        char status[32];
+        char *why;
+        char **dirs;  /* "TYPE HEX" */
+        char **trees; /* "TYPE HEX NAMEHEX" */
+};
+
+static void state_done(struct state *s) {
+        free(s->why);
+        strv_free(s->dirs);
+        strv_free(s->trees);
+}
+
+static int state_read(const char *path, struct state *ret) {
+        _cleanup_free_ char *data = NULL;
+        struct state s = {};
+        int r = read_full_file(path, 256u << 20, &data, NULL);
+        if (r < 0)
+                return r;
+        char *save = NULL;
+        bool header = false;
+        for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                long long sec;
+                long nsec;
+                const char *v;
+                if (streq(l, "rootraid-copy-state 1"))
+                        header = true;
+                else if (sscanf(l, "pid %d %llu", &s.pid, &s.starttime) == 2)
+                        ;
+                else if (sscanf(l, "t0 %lld %ld", &sec, &nsec) == 2)
+                        s.t0 = (struct timespec) { .tv_sec = (time_t) sec, .tv_nsec = nsec };
+                else if (sscanf(l, "fsid %x %x", &s.fsid[0], &s.fsid[1]) == 2)
+                        ;
+                else if (sscanf(l, "status %31s", s.status) == 1)
+                        ;
+                else if ((v = startswith(l, "why "))) {
+                        free(s.why);
+                        s.why = strdup(v);
+                } else if ((v = startswith(l, "dir ")) || (v = startswith(l, "tree "))) {
+                        if (strv_extend(l[0] == 'd' ? &s.dirs : &s.trees, v) < 0) {
+                                state_done(&s);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        if (!header) {
+                state_done(&s);
+                return -EBADMSG;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* Asks a recorder to save its final state and waits until it exits. */
+static int stop_recorder(pid_t pid, unsigned long long starttime) {
+        unsigned long long now_start;
+        if (pid <= 0 || proc_starttime(pid, &now_start) < 0 || now_start != starttime)
+                return -ESRCH;
+        _cleanup_close_ int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return -errno;
+        if (kill(pid, SIGUSR1) < 0)
+                return -errno;
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        int n = poll(&p, 1, 120 * 1000);
+        if (n <= 0)
+                return n < 0 ? -errno : -ETIMEDOUT;
+        return 0;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+static int depth_cmp(const void *a, const void *b) {
+        const char *x = *(char *const *) a, *y = *(char *const *) b;
+        size_t dx = 0, dy = 0;
+        for (const char *p = x; *p; p++)
+                dx += *p == '/';
+        for (const char *p = y; *p; p++)
+                dy += *p == '/';
+        if (dx != dy)
+                return dx < dy ? -1 : 1;
+        return strcmp(x, y);
+}
+
+/* Turns one handle into a path relative to the root of the clone; *ret is
+ * NULL when the directory is gone (its parent's change settles it). */
+static int handle_to_path(int mount_fd, int type, const unsigned char *b, unsigned size, char **ret) {
+        _cleanup_free_ struct file_handle *fh = malloc(sizeof *fh + size);
+        if (!fh)
+                return -ENOMEM;
+        fh->handle_type = type;
+        fh->handle_bytes = size;
+        memcpy(fh->f_handle, b, size);
+        _cleanup_close_ int fd = open_by_handle_at(mount_fd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ESTALE || errno == ENOENT || errno == ENOTDIR) {
+                        *ret = NULL;
+                        return 0;
+                }
+                return -errno;
+        }
+        char proc[64], target[4096];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(proc, target, sizeof target - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        if (target[0] != '/' || strstr(target, " (deleted)"))
+                return -EXDEV;
+        /* Check that the path leads to the same directory. */
+        struct stat a, c;
+        const char *rel = target[1] ? target + 1 : ".";
+        if (fstat(fd, &a) < 0 || fstatat(mount_fd, rel, &c, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != c.st_ino)
+                return -EXDEV;
+        char *s = strdup(rel);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* Parses "TYPE HEX [NAMEHEX]" and resolves it to a path, or NULL when it is gone. */
+static int record_to_path(int mount_fd, const char *rec, bool tree, char **ret) {
+        int type;
+        char hex[1024], namehex[1024] = "";
+        unsigned char b[512];
+        char name[512];
+        unsigned size = 0, nl = 0;
+        int k = sscanf(rec, "%d %1023s %1023s", &type, hex, namehex);
+        if (k < 2 || (tree && k < 3) || strlen(hex) % 2 || strlen(hex) / 2 > sizeof b ||
+            strlen(namehex) % 2 || strlen(namehex) / 2 >= sizeof name)
+                return -EBADMSG;
+        for (const char *p = hex; *p; p += 2) {
+                int hi = hexval(p[0]), lo = hexval(p[1]);
+                if (hi < 0 || lo < 0)
+                        return -EBADMSG;
+                b[size++] = (unsigned char) (hi << 4 | lo);
+        }
+        for (const char *p = namehex; *p; p += 2) {
+                int hi = hexval(p[0]), lo = hexval(p[1]);
+                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                        return -EBADMSG;
+                name[nl++] = (char) (hi << 4 | lo);
+        }
+        name[nl] = 0;
+        _cleanup_free_ char *path = NULL;
+        int r = handle_to_path(mount_fd, type, b, size, &path);
+        if (r < 0 || !path || !tree) {
+                if (r >= 0)
+                        *ret = TAKE_PTR(path);
+                return r;
+        }
+        if (strchr(name, '/') || streq(name, "..") || streq(name, "."))
+                return -EBADMSG;
+        char *full = NULL;
+        if (asprintf(&full, "%s/%s", path, name) < 0)
+                return -ENOMEM;
+        *ret = full;
+        return 0;
+}
+
+int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
+                       char ***ret_dirs, char ***ret_trees, bool *ret_full, char **ret_why,
+                       struct timespec *ret_t0) {
+        _cleanup_(state_done) struct state s = {};
+        _cleanup_strv_free_ char **dirs = NULL, **trees = NULL;
+        struct statfs sfs;
+        int r;
+
+        *ret_full = true;
+        if (t) {
+                /* In-process: read what is queued, then take the set. */
+                tracker_stop(t);
+                s.t0 = t->t0;
+                s.fsid[0] = (unsigned) t->fsid.__val[0];
+                s.fsid[1] = (unsigned) t->fsid.__val[1];
+                if (t->overflow) {
+                        strcpy(s.status, "overflow");
+                        s.why = strdup(strna(t->why));
+                } else
+                        strcpy(s.status, "final");
+                for (size_t i = 0; i < TRACK_BUCKETS; i++)
+                        for (struct handle_entry *h = t->buckets[i]; h; h = h->next) {
+                                _cleanup_free_ char *line = handle_format(h);
+                                if (!line || strv_extend(h->tree ? &s.trees : &s.dirs, line) < 0)
+                                        return -ENOMEM;
+                        }
+        } else {
+                r = state_read(state_path, &s);
+                if (r == -ENOENT) {
+                        *ret_why = strdup("there is no change record (the state file does not exist)");
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+                if (streq(s.status, "recording")) {
+                        r = stop_recorder(s.pid, s.starttime);
+                        if (r < 0) {
+                                *ret_t0 = s.t0;
+                                (void) asprintf(ret_why, "the change recorder (pid %d) is gone", (int) s.pid);
+                                return 0;
+                        }
+                        struct timespec t0 = s.t0;
+                        state_done(&s);
+                        s = (struct state) {};
+                        r = state_read(state_path, &s);
+                        if (r < 0)
+                                return r;
+                        if (s.t0.tv_sec == 0)
+                                s.t0 = t0;
+                }
+        }
+        *ret_t0 = s.t0;
+        if (streq(s.status, "overflow")) {
+                (void) asprintf(ret_why, "the change record is incomplete: %s", strna(s.why));
+                return 0;
+        }
+        if (!streq(s.status, "final")) {
+                (void) asprintf(ret_why, "the change recorder did not finish (status '%s')", s.status);
+                return 0;
+        }
+        if (fstatfs(src_mount_fd, &sfs) < 0)
+                return -errno;
+        if ((unsigned) sfs.f_fsid.__val[0] != s.fsid[0] || (unsigned) sfs.f_fsid.__val[1] != s.fsid[1]) {
+                *ret_why = strdup("the change record belongs to another filesystem");
+                return 0;
+        }
+
+        for (int pass = 0; pass < 2; pass++) {
+                char **list = pass == 0 ? s.dirs : s.trees;
+                for (size_t i = 0; list && list[i]; i++) {
+                        _cleanup_free_ char *path = NULL;
+                        r = record_to_path(src_mount_fd, list[i], pass == 1, &path);
+                        if (r == -EBADMSG || r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                (void) asprintf(ret_why, "a changed directory cannot be found again (%s)", strerror(-r));
+                                return 0;
+                        }
+                        if (path && strv_extend(pass == 0 ? &dirs : &trees, path) < 0)
+                                return -ENOMEM;
+                }
+        }
+        size_t n = strv_length(dirs);
+        if (n > 1)
+                qsort(dirs, n, sizeof *dirs, depth_cmp);
+        n = strv_length(trees);
+        if (n > 1)
+                qsort(trees, n, sizeof *trees, depth_cmp);
+        /* A subtree inside another one is compared with it. */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool inside = false;
+                for (size_t j = 0; j < k && !inside; j++) {
+                        const char *rest = startswith(trees[i], trees[j]);
+                        inside = streq(trees[j], ".") || (rest && (*rest == '/' || *rest == 0));
+                }
+                if (inside)
+                        free(trees[i]);
+                else
+                        trees[k++] = trees[i];
+        }
+        if (trees)
+                trees[k] = NULL;
+        *ret_dirs = TAKE_PTR(dirs);
+        *ret_trees = TAKE_PTR(trees);
+        *ret_full = false;
+        return 0;
+}
