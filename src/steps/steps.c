@@ -2,10 +2,15 @@
 /* The one table of step kinds.  A kind appears here once its file under
  * src/steps/ implements it; the executor refuses a plan that uses a kind
  * missing from the table before running anything. */
-#include "steps/step.h"
+#include "steps/kinds.h"
 
 const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         /* KINDS: one line per implemented kind. */
+        [STEP_WIPE_SIGNATURES] = &step_wipe_signatures,
+        [STEP_PARTITION_DISK] = &step_partition_disk,
+        [STEP_MKFS] = &step_mkfs,
+        [STEP_MKSWAP] = &step_mkswap,
+        [STEP_WRITE_FSTAB] = &step_write_fstab,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {

@@ -161,3 +161,35 @@ static inline json_object *test_plan_json(const struct plan *p) {
         json_object_object_add(o, "ratio", json_object_new_double(0.1));
         return o;
 }
+
+static inline void test_unlink(const char *dir, const char *name) {
+        char *p = test_path(dir, name);
+        ASSERT(unlink(p) == 0);
+        free(p);
+}
+
+#include "exec/journal.h"
+
+/* A new journal for p (plan path "/root/plan.json") whose commits go to
+ * every directory of dirs (NULL terminated). */
+static inline struct journal *test_journal_new(const struct plan *p, char *const *dirs) {
+        struct journal *j = NULL;
+        json_object *pj = test_plan_json(p);
+        ASSERT_OK(journal_new(p, "/root/plan.json", pj, &j));
+        json_object_put(pj);
+        for (size_t i = 0; dirs[i]; i++)
+                ASSERT_OK(journal_add_location(j, dirs[i]));
+        return j;
+}
+
+/* What resume does: the newest valid journal on disk. */
+static inline struct journal *test_journal_load(char *const *dirs, char ***warnings) {
+        struct journal *j = NULL;
+        char *e = NULL;
+        int r = journal_load(dirs, &j, warnings, &e);
+        if (r < 0)
+                fprintf(stderr, "journal_load: %s: %s\n", strerror(-r), e);
+        ASSERT_OK(r);
+        free(e);
+        return j;
+}

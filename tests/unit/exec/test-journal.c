@@ -39,24 +39,11 @@ static void fixture_done(struct fixture *f) {
 }
 
 static struct journal *new_journal(struct fixture *f) {
-        struct journal *j = NULL;
-        json_object *pj = test_plan_json(f->plan);
-        ASSERT_OK(journal_new(f->plan, "/root/plan.json", pj, &j));
-        json_object_put(pj);
-        ASSERT_OK(journal_add_location(j, f->a));
-        ASSERT_OK(journal_add_location(j, f->b));
-        return j;
+        return test_journal_new(f->plan, f->dirs);
 }
 
 static struct journal *load(struct fixture *f, char ***warnings) {
-        struct journal *j = NULL;
-        char *e = NULL;
-        int r = journal_load(f->dirs, &j, warnings, &e);
-        if (r < 0)
-                fprintf(stderr, "journal_load: %s: %s\n", strerror(-r), e);
-        ASSERT_OK(r);
-        free(e);
-        return j;
+        return test_journal_load(f->dirs, warnings);
 }
 
 static void test_crc32c(void) {

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* mkswap: makes a swap area with the planned UUID and label.
+ *   check: libblkid reads TYPE=swap with that UUID (and label).
+ *   undo:  wipes the signature, only if it is the swap area made here. */
+#include "steps/kinds.h"
+#include "steps/signatures.h"
+#include "util/run.h"
+
+struct mkswap_args {
+        const char *device, *uuid, *label;
+};
+
+static int parse_args(struct step_context *ctx, const struct plan_step *step, struct mkswap_args *a) {
+        int r;
+
+        if ((r = step_arg_string(ctx, step, "device", &a->device)) < 0 ||
+            (r = step_arg_string(ctx, step, "uuid", &a->uuid)) < 0 ||
+            (r = step_arg_string_optional(ctx, step, "label", &a->label)) < 0)
+                return r;
+        return 0;
+}
+
+static int mkswap_check(struct step_context *ctx, const struct plan_step *step) {
+        struct mkswap_args a;
+        int r = parse_args(ctx, step, &a);
+        return r < 0 ? r : signatures_check_fs(ctx, a.device, "swap", a.uuid, a.label);
+}
+
+static int mkswap_apply(struct step_context *ctx, const struct plan_step *step) {
+        struct mkswap_args a;
+        int r;
+
+        r = parse_args(ctx, step, &a);
+        if (r < 0)
+                return r;
+        const char *argv[] = { "mkswap", "-U", a.uuid, a.device, NULL, NULL, NULL };
+        if (a.label) {
+                argv[3] = "-L";
+                argv[4] = a.label;
+                argv[5] = a.device;
+        }
+        /* its stdout only repeats the UUID and size */
+        r = run_argv_checked(argv, RUN_CAPTURE_STDOUT, NULL);
+        if (r < 0)
+                return step_error(ctx, r, "mkswap on %s failed (see the log).", a.device);
+        return 0;
+}
+
+static int mkswap_undo(struct step_context *ctx, const struct plan_step *step) {
+        struct mkswap_args a;
+        int r = parse_args(ctx, step, &a);
+        return r < 0 ? r : signatures_undo_fs(ctx, a.device, a.uuid);
+}
+
+const struct step_ops step_mkswap = {
+        .kind = STEP_MKSWAP,
+        .check = mkswap_check,
+        .apply = mkswap_apply,
+        .undo = mkswap_undo,
+};

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <blkid.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "steps/signatures.h"
+#include "steps/step.h"
+#include "util/macro.h"
+#include "util/strutil.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
+
+static int probe_new(int fd, uint64_t offset, uint64_t size, blkid_probe *ret) {
+        blkid_probe pr = blkid_new_probe();
+
+        if (!pr)
+                return -ENOMEM;
+        if (blkid_probe_set_device(pr, fd, (blkid_loff_t) offset, (blkid_loff_t) size) < 0) {
+                blkid_free_probe(pr);
+                return -EIO;
+        }
+        *ret = pr;
+        return 0;
+}
+
+/* One window [offset, offset+size) of the device: the loop wipefs runs. */
+static int scan_window(int fd, uint64_t offset, uint64_t size, bool wipe, bool dry_run, char ***found) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        int n = 0, r;
+
+        r = probe_new(fd, offset, size, &pr);
+        if (r < 0)
+                return r;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_MAGIC | BLKID_SUBLKS_TYPE | BLKID_SUBLKS_BADCSUM);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+
+        while (blkid_do_probe(pr) == 0) {
+                const char *type = NULL, *off = NULL;
+                if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) < 0)
+                        (void) blkid_probe_lookup_value(pr, "PTTYPE", &type, NULL); /* not every result has both */
+                if (blkid_probe_lookup_value(pr, "SBMAGIC_OFFSET", &off, NULL) < 0)
+                        (void) blkid_probe_lookup_value(pr, "PTMAGIC_OFFSET", &off, NULL);
+                if (found) {
+                        _cleanup_free_ char *s = NULL;
+                        if (asprintf(&s, "%s at offset %llu", type ? type : "unknown",
+                                     (unsigned long long) (offset + (off ? strtoull(off, NULL, 10) : 0))) < 0)
+                                return -ENOMEM;
+                        r = strv_extend(found, s);
+                        if (r < 0)
+                                return r;
+                }
+                n++;
+                if (n > 1000)
+                        return -ELOOP; /* a wipe that does not stick: never loop forever */
+                /* blkid_do_wipe() steps back, so the same prober looks again
+                 * (e.g. for the backup GPT header). */
+                if (wipe && !dry_run && blkid_do_wipe(pr, 0) < 0)
+                        return errno > 0 ? -errno : -EIO;
+        }
+        return n;
+}
+
+int signatures_scan(const char *dev, bool wipe, bool dry_run, char ***ret_found) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct { uint64_t start, size; } parts[256];
+        size_t n_parts = 0;
+        int n = 0, r;
+        bool rw = wipe && !dry_run;
+
+        fd = open(dev, (rw ? O_RDWR | O_EXCL : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* The partitions first: their contents would come back to life if
+         * the same table were written again. */
+        r = probe_new(fd, 0, 0, &pr);
+        if (r < 0)
+                return r;
+        blkid_probe_enable_superblocks(pr, 0);
+        blkid_probe_enable_partitions(pr, 1);
+        if (blkid_do_fullprobe(pr) == 0) {
+                blkid_partlist ls = blkid_probe_get_partitions(pr);
+                int k = ls ? blkid_partlist_numof_partitions(ls) : 0;
+                for (int i = 0; i < k && n_parts < ELEMENTSOF(parts); i++) {
+                        blkid_partition p = blkid_partlist_get_partition(ls, i);
+                        if (!p || blkid_partition_is_extended(p))
+                                continue;
+                        parts[n_parts].start = (uint64_t) blkid_partition_get_start(p) * 512;
+                        parts[n_parts].size = (uint64_t) blkid_partition_get_size(p) * 512;
+                        n_parts++;
+                }
+        }
+        blkid_free_probe(TAKE_PTR(pr));
+
+        for (size_t i = 0; i < n_parts; i++) {
+                r = scan_window(fd, parts[i].start, parts[i].size, wipe, dry_run, &found);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        r = scan_window(fd, 0, 0, wipe, dry_run, &found);
+        if (r < 0)
+                return r;
+        n += r;
+
+        if (rw && fsync(fd) < 0)
+                return -errno;
+        if (ret_found)
+                *ret_found = TAKE_PTR(found);
+        return n;
+}
+
+int signatures_probe_fs(const char *dev, char **ret_type, char **ret_uuid, char **ret_label) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = open(dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = probe_new(fd, 0, 0, &pr);
+        if (r < 0)
+                return r;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL);
+        blkid_probe_enable_partitions(pr, 0);
+        r = blkid_do_safeprobe(pr);
+        if (r == -2)
+                return -ENOTUNIQ; /* ambiguous: more than one filesystem signature */
+        if (r < 0)
+                return -EIO;
+        if (r == 0) {
+                const char *v;
+                if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 && !(type = strdup(v)))
+                        return -ENOMEM;
+                if (blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0 && !(uuid = strdup(v)))
+                        return -ENOMEM;
+                if (blkid_probe_lookup_value(pr, "LABEL", &v, NULL) == 0 && !(label = strdup(v)))
+                        return -ENOMEM;
+        }
+        *ret_type = TAKE_PTR(type);
+        if (ret_uuid)
+                *ret_uuid = TAKE_PTR(uuid);
+        if (ret_label)
+                *ret_label = TAKE_PTR(label);
+        return 0;
+}
+
+int signatures_reread_partitions(const char *dev) {
+        _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return -errno;
+        for (int i = 0; i < 5; i++) {
+                if (ioctl(fd, BLKRRPART, 0) == 0)
+                        return 0;
+                if (errno != EBUSY)
+                        return -errno;
+                usleep(100 * 1000); /* udev may still hold a partition open for probing */
+        }
+        return -EBUSY;
+}
+
+int signatures_check_fs(struct step_context *ctx, const char *dev, const char *type, const char *uuid, const char *label) {
+        _cleanup_free_ char *t = NULL, *u = NULL, *l = NULL;
+        int r;
+
+        r = signatures_probe_fs(dev, &t, &u, &l);
+        if (r == -ENOENT)
+                return step_log(ctx, LOG_LEVEL_DEBUG, 0, "%s does not exist (yet).", dev), 0;
+        if (r < 0)
+                return step_error(ctx, r, "Cannot read the signature on %s: %m", dev);
+        if (!streq_ptr(t, type) || !u || strcasecmp(u, uuid) != 0 || (label && !streq_ptr(l, label)))
+                return step_log(ctx, LOG_LEVEL_DEBUG, 0, "%s carries %s UUID=%s LABEL=%s, not %s UUID=%s LABEL=%s.", dev,
+                                strna(t), strna(u), strna(l), type, uuid, strna(label)), 0;
+        return 1;
+}
+
+int signatures_undo_fs(struct step_context *ctx, const char *dev, const char *uuid) {
+        _cleanup_free_ char *t = NULL, *u = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        int r;
+
+        r = signatures_probe_fs(dev, &t, &u, NULL);
+        if (r == -ENOENT)
+                return 0; /* the device is gone (its array was stopped): nothing of ours is left on it */
+        if (r < 0)
+                return step_error(ctx, r, "Cannot read the signature on %s: %m", dev);
+        if (!t)
+                return 0; /* apply never reached the device */
+        if (!u || strcasecmp(u, uuid) != 0)
+                return step_error(ctx, EEXIST, "%s carries %s UUID=%s, which rootraid did not make; not wiping it.", dev, t,
+                                  strna(u));
+        r = signatures_scan(dev, true, ctx->dry_run, &found);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot wipe %s: %m", dev);
+        for (size_t i = 0; found && found[i]; i++)
+                step_log(ctx, LOG_LEVEL_INFO, 0, "%s %s on %s.", ctx->dry_run ? "Would wipe" : "Wiped", found[i], dev);
+        return 0;
+}
