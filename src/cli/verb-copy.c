@@ -277,8 +277,19 @@ int verb_copy(int argc, char *argv[]) {
                 return log_error_errno(EINVAL, "--track/--state, --sync and --verify do not go together.");
         if (o.checksum && !verify)
                 return log_error_errno(EINVAL, "--checksum goes with --verify.");
-        o.src = argv[optind];
-        o.dst = argv[optind + 1];
+        /* Absolute: the change recorder runs from "/". */
+        _cleanup_free_ char *src = realpath(argv[optind], NULL), *dst = realpath(argv[optind + 1], NULL);
+        _cleanup_free_ char *state_abs = NULL;
+        if (!src || !dst)
+                return log_error_errno(errno, "Cannot find %s: %m", !src ? argv[optind] : argv[optind + 1]);
+        o.src = src;
+        o.dst = dst;
+        if (state && state[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (!cwd || !(state_abs = path_join(cwd, state)))
+                        return log_oom();
+                state = state_abs;
+        }
         if (ui.json)
                 o.progress_interval_ms = 1000;
 

@@ -235,10 +235,11 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
                 return -errno;
         t->fsid = sfs.f_fsid;
 
-        /* Taken before the mark: a change racing with it has ctime >= t0,
-         * and the one-second margin covers coarse filesystem clocks. */
+        /* Taken before the mark: a change racing with it has ctime >= t0.
+         * Filesystems stamp ctime from a coarse clock (a tick behind) and
+         * some only to the second: round down to the second, 100 ms early. */
         clock_gettime(CLOCK_REALTIME, &t->t0);
-        t->t0.tv_sec -= 1;
+        t->t0 = (struct timespec) { .tv_sec = t->t0.tv_sec - (t->t0.tv_nsec < 100000000) };
 
         /* Not FAN_UNLIMITED_QUEUE: a bounded queue may overflow, which we
          * notice and handle, rather than eat the machine's memory. */
@@ -270,12 +271,13 @@ static int proc_starttime(pid_t pid, unsigned long long *ret) {
         int r = read_full_file(path, 4096, &s, NULL);
         if (r < 0)
                 return r;
-        /* Field 22; the command name (field 2) may hold spaces, skip past it. */
+        /* Field 22; the command name (field 2) may hold spaces, skip past
+         * it.  p then points at the space before field 3. */
         const char *p = strrchr(s, ')');
         if (!p)
                 return -EBADMSG;
         p++;
-        for (int field = 2; field < 22 && p; field++)
+        for (int field = 3; field < 22 && p; field++)
                 p = strchr(p + 1, ' ');
         if (!p || sscanf(p, " %llu", ret) != 1)
                 return -EBADMSG;
@@ -564,7 +566,8 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 return 0;
         }
         if (!streq(s.status, "final")) {
-                (void) asprintf(ret_why, "the change recorder did not finish (status '%s')", s.status);
+                (void) asprintf(ret_why, "the change recorder (pid %d) stopped without saving its record",
+                                (int) s.pid);
                 return 0;
         }
         if (fstatfs(src_mount_fd, &sfs) < 0)

@@ -1,0 +1,107 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The final sync: a writer keeps creating, modifying, renaming, deleting,
+# chmod-ing and hard-linking files on SRC during `rootraid copy --track`;
+# after `rootraid copy --sync` the trees are identical (rsync --checksum,
+# lsattr, copy --verify --checksum).  MODE picks how the sync learns what
+# changed:
+#   tracked   the fanotify record (checks that it was used)
+#   overflow  ROOTRAID_COPY_TEST_OVERFLOW: the full comparison fallback
+#   queue     a fanotify queue of 16 events, which really overflows
+#   gone      the recorder killed with SIGKILL: the fallback again
+# Usage: test-copy-sync.sh ROOTRAID FSTYPE MODE
+ROOTRAID=$1 FSTYPE=$2 MODE=$3
+. "$(dirname "$0")/lib.sh"
+
+make_fs src 600 "$FSTYPE"
+make_fs dst 600 "$FSTYPE"
+S=$WORK/src D=$WORK/dst STATE=$WORK/copy.state
+
+python3 "$(dirname "$0")/hostile-tree.py" "$S" --bulk 6000 || fail "generating the tree"
+src_view "$S"
+# The sync treats a ctime from the second the recorder started in as a
+# change; a real tree was not written just before the copy.
+sleep 1.2
+
+QUEUE=/proc/sys/fs/fanotify/max_queued_events
+old_queue=$(cat $QUEUE)
+restore_queue() { echo "$old_queue" >$QUEUE; }
+case $MODE in
+overflow) export ROOTRAID_COPY_TEST_OVERFLOW=1 ;;
+queue) echo 16 >$QUEUE || skip "cannot lower $QUEUE" ;;
+esac
+
+# The writer: every kind of change, in a loop, until told to stop.
+writer() {
+        local i=0
+        while [ ! -e "$WORK/stop" ]; do
+                i=$((i + 1))
+                mkdir -p "$S/live/d$((i % 7))"
+                echo "new $i" >"$S/live/d$((i % 7))/new-$i"
+                echo "appended $i" >>"$S/data/small"
+                head -c $((i * 37 % 9000)) /dev/urandom >"$S/bulk/00$((i % 10))/f00$((i % 10))0$((i % 10))$((i % 10))" 2>/dev/null
+                [ -e "$S/live/d$((i % 7))/new-$((i - 3))" ] && mv "$S/live/d$((i % 7))/new-$((i - 3))" "$S/live/moved-$i"
+                rm -f "$S/live/moved-$((i - 20))"
+                chmod $((600 + i % 77)) "$S/live/d$((i % 7))/new-$i" 2>/dev/null
+                # A changed hard-linked file makes the sync compare everything
+                # (its other names may be anywhere): not in the tracked mode.
+                [ "$MODE" != tracked ] && [ $((i % 5)) = 0 ] && ln -f "$S/live/d$((i % 7))/new-$i" "$S/live/link-$((i % 3))"
+                [ $((i % 9)) = 0 ] && mv "$S/live/d$((i % 7))" "$S/live/renamed-dir-$i"
+                [ $((i % 11)) = 0 ] && rm -rf "$S/live/renamed-dir-$((i - 18))"
+                touch -d "@$((1600000000 + i))" "$S/modes/setuid"
+                setfattr -n user.counter -v "$i" "$S/data/random-odd"
+                rm -f "$S/bulk/001/f$(printf %06d $((500 + i)))"
+        done
+}
+writer &
+WRITER=$!
+PIDS+=("$WRITER")
+stop_recorder() { # the background recorder, if the test fails before --sync
+        local pid
+        pid=$(awk '$1 == "pid" { print $2 }' "$STATE" 2>/dev/null)
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+}
+trap 'stop_recorder; restore_queue; cleanup' EXIT
+sleep 0.5
+
+"$ROOTRAID" copy --jobs 4 --track --state "$STATE" "$S" "$D" >"$WORK/copy.out" 2>&1
+rc=$?
+cat "$WORK/copy.out"
+touch "$WORK/stop"
+wait "$WRITER"
+[ $rc = 0 ] || fail "rootraid copy --track exited with $rc"
+restore_queue
+
+# Changes after the first pass (services "stopped" after this), also to be synced.
+echo "after the copy" >"$S/live/after"
+rm -rf "$S/hard/b/c"
+mv "$S/data/random-1m" "$S/data/renamed-1m"
+mkdir -p "$S/live/new-tree/sub" && echo deep >"$S/live/new-tree/sub/file"
+mv "$S/bulk/002" "$S/live/moved-bulk"
+chattr -i "$S/flags/frozen-dir" && echo more >"$S/flags/frozen-dir/added" && chattr +i "$S/flags/frozen-dir"
+
+if [ "$MODE" = queue ]; then
+        # A burst from one process overflows a queue of 16 events.
+        mkdir "$S/live/burst" && (cd "$S/live/burst" && touch $(seq -f 'b%g' 1 3000))
+fi
+if [ "$MODE" = gone ]; then
+        pid=$(awk '$1 == "pid" { print $2 }' "$STATE")
+        kill -KILL "$pid" || fail "no recorder to kill"
+        sleep 0.2
+fi
+
+"$ROOTRAID" copy --json --sync "$STATE" "$S" "$D" >"$WORK/sync.out"
+rc=$?
+cat "$WORK/sync.out" | grep -v '"progress"'
+[ $rc = 0 ] || fail "rootraid copy --sync exited with $rc"
+case $MODE in
+tracked) grep -q '"full_compare":false' "$WORK/sync.out" || fail "the recorded changes were not used" ;;
+queue) grep -q 'queue overflowed' "$WORK/sync.out" || fail "the queue did not overflow, or the sync did not say so" ;;&
+*) grep -q '"full_compare":true' "$WORK/sync.out" || fail "no full comparison in mode $MODE"
+   grep -q '"event":"info".*full comparison' "$WORK/sync.out" || fail "the sync did not say why it compares everything" ;;
+esac
+
+rsync_same "$VIEW" "$D" || fail "rsync sees differences after the sync"
+lsattr_same "$VIEW" "$D" || fail "inode flags differ after the sync"
+"$ROOTRAID" copy --verify --checksum "$S" "$D" || fail "copy --verify finds differences after the sync"
+echo "PASS: final sync on $FSTYPE, $MODE"
