@@ -25,6 +25,8 @@ static const struct verb verbs[] = {
         /* VERBS: one line per verb, added as each verb lands. */
         { "version", verb_version, "show the version" },
         { "copy", verb_copy, "copy a filesystem tree exactly and fast; final sync; verify" },
+        { "plan", verb_plan, "inspect and plan the migration onto RAID (changes nothing)" },
+        { "show", verb_show, "print a saved plan; --check it against the machine" },
 };
 
 /* Exit codes, documented in the README and rootraid(8).  Errors travel as

@@ -6,3 +6,10 @@
  * negative errno that main() maps to an exit code through one table. */
 
 int verb_copy(int argc, char *argv[]);
+int verb_plan(int argc, char *argv[]);
+int verb_show(int argc, char *argv[]);
+
+struct facts;
+/* Inspects the machine (root needed: -EACCES otherwise) or a sysroot, and
+ * logs why when it fails.  Shared by plan and show --check. */
+int verb_inspect(const char *sysroot, struct facts **ret);

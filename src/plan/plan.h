@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "inspect/model.h"
@@ -111,7 +112,20 @@ int plan_build(const struct facts *facts, const struct plan_options *opts, struc
 int plan_load_string(const char *text, size_t len, struct plan **ret_plan, char **ret_error);
 int plan_load_file(const char *path, struct plan **ret_plan, char **ret_error);
 int plan_to_json(const struct plan *p, json_object **ret);
+/* The plan as indented JSON text (what plan_save writes); caller frees;
+ * NULL when out of memory. */
+char *plan_to_string(const struct plan *p);
 int plan_save(const struct plan *p, const char *path);
+
+/* The JSON Schema (draft 2020-12) of the plan format, generated from the
+ * tables the loader validates with; plans/rootraid-plan.schema.json is its
+ * output.  Caller puts *ret. */
+int plan_schema(json_object **ret);
+
+/* Writes the summary for people to f: today's layout as a tree, the target
+ * layout, each step as one sentence, the disks overwritten, the data to
+ * copy and the point of no return.  Returns 0 or -EIO. */
+int plan_print_summary(const struct plan *p, FILE *f);
 
 /* Compares the plan's facts with freshly inspected ones: 0 when they match,
  * -ESTALE with *ret_error listing what changed. */
