@@ -239,11 +239,18 @@ struct worker {
         char *xlist, *xval, *xlist2;
 };
 
+static const char *dnode_component(const struct dnode *d) {
+        /* The tree's root is "." alone, not a prefix: "etc/passwd". */
+        if (d->name)
+                return d->name;
+        return streq(d->root_path, ".") ? "" : d->root_path;
+}
+
 static char *dnode_path(const struct dnode *d, const char *name) {
         /* For messages only: we never open paths built here. */
         size_t l = name ? strlen(name) + 1 : 0;
         for (const struct dnode *p = d; p; p = p->parent)
-                l += strlen(p->name ? p->name : p->root_path) + 1;
+                l += strlen(dnode_component(p)) + 1;
         char *s = malloc(l + 1), *q;
         if (!s)
                 return NULL;
@@ -256,15 +263,18 @@ static char *dnode_path(const struct dnode *d, const char *name) {
                 *--q = '/';
         }
         for (const struct dnode *p = d; p; p = p->parent) {
-                const char *c = p->name ? p->name : p->root_path;
+                const char *c = dnode_component(p);
                 size_t n = strlen(c);
                 q -= n;
                 memcpy(q, c, n);
                 if (p->parent)
                         *--q = '/';
         }
-        if (q != s)
-                memmove(s, q, strlen(q) + 1);
+        while (*q == '/')
+                q++;
+        if (!*q)
+                q = (char *) ".";
+        memmove(s, q, strlen(q) + 1);
         return s;
 }
 
