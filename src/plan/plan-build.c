@@ -564,19 +564,30 @@ static int check_target(struct builder *b, size_t i) {
         if (t->read_only)
                 return refuse(b, -EBUSY, "%s is read-only.", name);
 
-        if (!b->opts->wipe) {
-                for (size_t j = 0; j < f->n_devices; j++) {
-                        const struct blockdev *d = &f->devices[j];
-                        if (!(d == t || (d->type == BLOCKDEV_PARTITION && streq_ptr(d->parent, t->kname))))
-                                continue;
-                        if (d->n_signatures > 0 || d->fstype || (d == t && d->table))
-                                return refuse(b, -EEXIST, "%s is not blank: %s carries %s%s%s. Check it holds nothing you need, then plan again with --wipe.",
-                                              name, d->kname,
-                                              d->n_signatures > 0 ? strna(d->signatures[0].type) : d->fstype ? d->fstype : "a partition table",
-                                              d->n_signatures > 1 ? " and more signatures" : "",
-                                              d->n_signatures > 1 ? "" : " signature");
-                }
+        if (b->opts->wipe)
+                return 0;
+        /* Name every signature, so the administrator knows what --wipe
+         * would destroy. */
+        _cleanup_free_ char *list = NULL;
+        size_t list_size = 0, n = 0;
+        FILE *l = open_memstream(&list, &list_size);
+        if (!l)
+                return -ENOMEM;
+        for (size_t j = 0; j < f->n_devices; j++) {
+                const struct blockdev *d = &f->devices[j];
+                if (!(d == t || (d->type == BLOCKDEV_PARTITION && streq_ptr(d->parent, t->kname))))
+                        continue;
+                for (size_t s = 0; s < d->n_signatures; s++)
+                        fprintf(l, "%s%s%s%s%s", n++ ? ", " : "", strna(d->signatures[s].type),
+                                d != t ? " (on " : "", d != t ? d->kname : "", d != t ? ")" : "");
+                if (d->n_signatures == 0 && (d->fstype || (d == t && d->table)))
+                        fprintf(l, "%s%s", n++ ? ", " : "", d->fstype ? d->fstype : "a partition table");
         }
+        if (fclose(l) != 0)
+                return -ENOMEM;
+        if (n > 0)
+                return refuse(b, -EEXIST, "%s is not blank, it carries %s: %s. Check it holds nothing you need, then plan again with --wipe.",
+                              name, n == 1 ? "a signature" : "signatures", list);
         return 0;
 }
 
@@ -1259,8 +1270,8 @@ static int build_steps(struct builder *b, json_object *target) {
                 est_check(est, "partition-table", did, ids[d].disk_id);
                 snprintf(id, sizeof id, "partition-disk%zu", d);
                 r = add_step(b, id, STEP_PARTITION_DISK, args, est, false, "Erase the new partition table.",
-                             "Write an %s partition table with %zu partitions on new disk %s.",
-                             b->label == PARTITION_TABLE_GPT ? "GPT" : "MBR", b->n_units, did);
+                             "Write %s partition table with %zu partition%s on new disk %s.",
+                             b->label == PARTITION_TABLE_GPT ? "a GPT" : "an MBR", b->n_units, b->n_units == 1 ? "" : "s", did);
                 if (r < 0)
                         return r;
         }
@@ -1401,8 +1412,9 @@ static int build_steps(struct builder *b, json_object *target) {
                 est_check(est, streq(type, "swap") ? "swap" : "filesystem", fdev, fuuid);
                 snprintf(id, sizeof id, "%s-%s", streq(type, "swap") ? "mkswap" : "mkfs", fname);
                 if ((r = add_step(b, id, streq(type, "swap") ? STEP_MKSWAP : STEP_MKFS, args, est, false,
-                                  "Erase the new signature.", "Make %s%s on %s (UUID %s%s%s).",
-                                  streq(type, "swap") ? "a swap area" : "an empty ", streq(type, "swap") ? "" : type, fdev, fuuid,
+                                  "Erase the new signature.", "Make %s%s%s on %s (UUID %s%s%s).",
+                                  streq(type, "swap") ? "a swap area" : "an empty ", streq(type, "swap") ? "" : type,
+                                  streq(type, "swap") ? "" : " filesystem", fdev, fuuid,
                                   flabel ? ", label " : "", flabel ? flabel : "")) < 0)
                         return r;
         }

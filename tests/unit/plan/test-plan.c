@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The planner on the fixture sysroots: what a user relies on (the right
+ * strategy and layout, every refusal with its reason, sizes that fit,
+ * determinism, a plan that round-trips, a loader that rejects every kind
+ * of broken plan with the path of the fault, stale plans detected).
+ *
+ *   test-plan FIXTURES_DIR CASE       run one case (meson registers each)
+ *   test-plan FIXTURES_DIR dump DIR   write the invalid documents of the
+ *                                     "violations" case into DIR, with a
+ *                                     manifest, for the JSON Schema test */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "inspect/inspect.h"
+#include "plan/plan.h"
+#include "plan/plan-internal.h"
+#include "util/fileio.h"
+#include "util/sha256.h"
+#include "util/strutil.h"
+
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+
+static const char *fixtures;
+static unsigned failures;
+
+#define CHECK(cond, ...) do {                                                   \
+                if (!(cond)) {                                                  \
+                        fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond); \
+                        fprintf(stderr, __VA_ARGS__);                           \
+                        fputc('\n', stderr);                                    \
+                        failures++;                                             \
+                }                                                               \
+        } while (0)
+
+static struct facts *load_facts(const char *layout) {
+        _cleanup_free_ char *dir = NULL, *err = NULL;
+        struct facts *f = NULL;
+        struct inspect_options o = {};
+        int r;
+
+        if (asprintf(&dir, "%s/%s", fixtures, layout) < 0)
+                abort();
+        o.sysroot = dir;
+        r = inspect_system(&o, &f, &err);
+        if (r < 0) {
+                fprintf(stderr, "inspect_system(%s): %s: %s\n", dir, strerror(-r), strna(err));
+                exit(1);
+        }
+        return f;
+}
+
+/* plan_build with disks given as a NULL-terminated list. */
+static int build(const struct facts *f, unsigned level, bool wipe, struct plan **ret, char **ret_error, ...) {
+        char *disks[16] = {};
+        size_t n = 0;
+        va_list ap;
+
+        va_start(ap, ret_error);
+        for (const char *d; (d = va_arg(ap, const char *)) && n < 15;)
+                disks[n++] = (char *) d;
+        va_end(ap);
+        struct plan_options o = { .disks = disks, .level = level, .wipe = wipe };
+        return plan_build(f, &o, ret, ret_error);
+}
+
+static size_t count_kind(const struct plan *p, enum step_kind k) {
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_steps; i++)
+                n += p->steps[i].kind == k;
+        return n;
+}
+
+static const struct plan_step *first_kind(const struct plan *p, enum step_kind k) {
+        for (size_t i = 0; i < p->n_steps; i++)
+                if (p->steps[i].kind == k)
+                        return &p->steps[i];
+        return NULL;
+}
+
+static json_object *target_array(const struct plan *p, const char *name) {
+        return pj_find(pj_get(p->target, "arrays"), "name", name);
+}
+
+/* What holds for every plan: stable names only, aligned partitions that
+ * fit every disk, arrays at least as large as what they receive, the point
+ * of no return on the first write to the old disk, and a JSON round trip
+ * that changes nothing. */
+static void check_common(const struct plan *p, const char *what) {
+        json_object *disks = pj_get(p->target, "disks");
+        char *text = plan_to_string(p);
+
+        CHECK(text, "%s: plan_to_string", what);
+        CHECK(!strstr(text, "\"/dev/sd") && !strstr(text, "\"/dev/vd") && !strstr(text, "/dev/nvme"),
+              "%s: the plan names a kernel device name", what);
+
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                json_object *d = json_object_array_get_idx(disks, i), *parts = pj_get(d, "partitions");
+                uint64_t prev_end = MIB;
+                for (size_t k = 0; k < json_object_array_length(parts); k++) {
+                        json_object *pt = json_object_array_get_idx(parts, k);
+                        uint64_t start = pj_u64(pt, "start"), size = pj_u64(pt, "size");
+                        CHECK(start % MIB == 0 && size % MIB == 0, "%s: partition %zu not 1 MiB aligned", what, k + 1);
+                        CHECK(start >= prev_end, "%s: partition %zu overlaps", what, k + 1);
+                        prev_end = start + size;
+                }
+                CHECK(prev_end <= pj_u64(d, "size") - (streq_ptr(pj_str(d, "label"), "gpt") ? 33 * 512 : 0),
+                      "%s: partitions end at %" PRIu64 ", beyond disk %s of %" PRIu64, what, prev_end,
+                      pj_str(d, "device"), pj_u64(d, "size"));
+                /* Every disk, old one included, gets the same table. */
+                json_object *p0 = pj_get(json_object_array_get_idx(disks, 0), "partitions");
+                CHECK(json_object_array_length(p0) == json_object_array_length(parts), "%s: tables differ", what);
+        }
+
+        json_object *arrays = pj_get(p->target, "arrays"), *fss = pj_get(p->target, "filesystems");
+        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
+                json_object *a = json_object_array_get_idx(arrays, i);
+                uint64_t member = pj_u64(a, "member_size"), off = pj_u64(a, "data_offset");
+                CHECK(off == plan_md_data_offset(member, pj_u64(a, "chunk")), "%s: data offset", what);
+                CHECK(pj_u64(a, "size") + off <= member * json_object_array_length(pj_get(a, "members")), "%s: array size", what);
+                json_object *m0 = json_object_array_get_idx(pj_get(a, "members"), 0);
+                CHECK(json_object_get_boolean(pj_get(m0, "missing")), "%s: the old disk's slot is not missing", what);
+                CHECK(streq_ptr(pj_str(a, "metadata"), "1.2") && streq_ptr(pj_str(a, "bitmap"), "internal"), "%s: metadata", what);
+        }
+        for (size_t i = 0; i < json_object_array_length(fss); i++) {
+                json_object *fs = json_object_array_get_idx(fss, i);
+                CHECK(pj_u64(fs, "size") >= pj_u64(fs, "copy_bytes"), "%s: filesystem %s smaller than its data", what, pj_str(fs, "name"));
+                const char *an = pj_str(fs, "array");
+                if (an)
+                        CHECK(pj_u64(target_array(p, an), "size") >= pj_u64(fs, "size"), "%s: %s larger than its array", what, an);
+        }
+
+        CHECK(p->point_of_no_return < p->n_steps, "%s: no point of no return", what);
+        if (p->point_of_no_return < p->n_steps) {
+                const struct plan_step *s = &p->steps[p->point_of_no_return];
+                CHECK(s->kind == STEP_PARTITION_DISK, "%s: the first write to the old disk is %s", what, s->id);
+                CHECK(streq_ptr(pj_str(s->args, "disk"), pj_str(json_object_array_get_idx(disks, 0), "device")),
+                      "%s: the point of no return does not write the old disk", what);
+                /* Erasing what --wipe allowed is the one step rollback
+                 * does not restore: it was on a disk handed over. */
+                for (size_t i = 0; i < p->point_of_no_return; i++)
+                        CHECK(p->steps[i].reversible || p->steps[i].kind == STEP_WIPE_SIGNATURES, "%s: step %s before the point of no return cannot be undone", what, p->steps[i].id);
+        }
+        CHECK(p->steps[p->n_steps - 1].kind == STEP_VERIFY, "%s: the last step is not verify", what);
+
+        /* Round trip. */
+        struct plan *q = NULL;
+        char *err = NULL;
+        int r = plan_load_string(text, strlen(text), &q, &err);
+        CHECK(r == 0, "%s: the plan does not load back: %s", what, strna(err));
+        if (r == 0) {
+                char *again = plan_to_string(q);
+                CHECK(again && streq(text, again), "%s: round trip changed the plan", what);
+                free(again);
+        }
+        plan_free(q);
+        free(err);
+        free(text);
+}
+
+/* ---- the supported layouts ---- */
+
+static void case_layout(const char *layout, enum strategy strategy, size_t n_arrays) {
+        _cleanup_facts_free_ struct facts *f = load_facts(layout);
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = build(f, 0, false, &p, &err, "/dev/sdb", NULL);
+
+        CHECK(r == 0, "%s: plan_build: %s: %s", layout, strerror(-r), strna(err));
+        if (r < 0)
+                return;
+        CHECK(p->strategy == strategy, "%s: strategy %s", layout, strategy_to_string(p->strategy));
+        CHECK(p->level == 1, "%s: level", layout);
+        CHECK(json_object_array_length(pj_get(p->target, "arrays")) == n_arrays, "%s: %zu arrays",
+              layout, json_object_array_length(pj_get(p->target, "arrays")));
+        CHECK(p->copy_bytes > 0, "%s: nothing to copy", layout);
+        check_common(p, layout);
+}
+
+static void test_bios_mbr(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("bios-mbr", STRATEGY_COPY, 2);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        json_object *d1 = json_object_array_get_idx(pj_get(p->target, "disks"), 1);
+        CHECK(streq_ptr(pj_str(d1, "device"), "/dev/disk/by-id/wwn-0x5000c50000000a02"), "new disk named %s", strna(pj_str(d1, "device")));
+        CHECK(streq_ptr(pj_str(d1, "label"), "dos"), "label");
+        json_object *p1 = json_object_array_get_idx(pj_get(d1, "partitions"), 0);
+        CHECK(streq_ptr(pj_str(p1, "type"), "0xfd") && json_object_get_boolean(pj_get(p1, "bootable")), "RAID type, active flag kept");
+        json_object *root = pj_find(pj_get(p->target, "filesystems"), "mountpoint", "/");
+        CHECK(streq_ptr(pj_str(root, "type"), "ext4") && streq_ptr(pj_str(root, "label"), "root"), "same type and label");
+        CHECK(!streq_ptr(pj_str(root, "uuid"), pj_str(root, "source_uuid")), "a new UUID");
+        CHECK(p->copy_bytes == 3 * GIB, "copy %" PRIu64, p->copy_bytes);
+        CHECK(count_kind(p, STEP_MD_ADD) == 2 && count_kind(p, STEP_INSTALL_BOOTLOADER) == 2, "re-add and boot loaders");
+        CHECK(count_kind(p, STEP_RUN_HOOKS) == 4, "four hook phases");
+        /* The summary says what a reviewer needs. */
+        char *s = NULL;
+        size_t sz = 0;
+        FILE *o = open_memstream(&s, &sz);
+        CHECK(plan_print_summary(p, o) == 0, "summary");
+        fclose(o);
+        CHECK(strstr(s, "Today:") && strstr(s, "After the migration:") && strstr(s, "Disks overwritten:") &&
+              strstr(s, "Data to copy: 3.0 GiB") && strstr(s, "Point of no return: step") &&
+              strstr(s, "├─/dev/disk/by-id/wwn-0x5000c50000000a01-part1"), "summary:\n%s", s);
+        free(s);
+}
+
+static void test_bios_gpt(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("bios-gpt");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("bios-gpt", STRATEGY_COPY, 3);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        json_object *parts = pj_get(json_object_array_get_idx(pj_get(p->target, "disks"), 1), "partitions");
+        CHECK(streq_ptr(pj_str(json_object_array_get_idx(parts, 0), "use"), "bios-grub") &&
+              streq_ptr(pj_str(json_object_array_get_idx(parts, 0), "type"), "21686148-6449-6E6F-744E-656564454649"),
+              "a bios_grub partition first, not on md");
+        CHECK(target_array(p, "boot") && target_array(p, "root") && target_array(p, "swap"), "/boot, / and swap each on an array");
+        CHECK(first_kind(p, STEP_MKSWAP), "mkswap");
+}
+
+static void test_uefi(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("uefi");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("uefi", STRATEGY_COPY, 2);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        json_object *fss = pj_get(p->target, "filesystems");
+        json_object *esp0 = pj_find(fss, "name", "esp0"), *esp1 = pj_find(fss, "name", "esp1");
+        CHECK(esp0 && esp1, "one ESP per disk");
+        CHECK(esp1 && !pj_get(esp1, "array") && streq_ptr(pj_str(esp1, "mountpoint"), "/boot/efi"), "the new ESP is not on md, mounted at /boot/efi");
+        CHECK(esp0 && !streq_ptr(pj_str(esp0, "uuid"), pj_str(esp1, "uuid")), "ESPs have their own ids");
+        const struct plan_step *bl = first_kind(p, STEP_INSTALL_BOOTLOADER);
+        CHECK(bl && streq_ptr(pj_str(bl->args, "loader"), "grub-efi") && pj_get(bl->args, "esp"), "grub-efi with an ESP");
+        const struct plan_step *mk = plan_find_step(p, "mkfs-esp0");
+        CHECK(mk && mk->writes_old_disk, "the old disk's ESP is made after the point of no return");
+}
+
+static void test_lvm(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("lvm");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("lvm", STRATEGY_LVM, 2);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        const struct plan_step *mv = first_kind(p, STEP_PV_MOVE);
+        CHECK(mv && streq_ptr(pj_str(mv->args, "vg"), "vg0") && streq_ptr(pj_str(mv->args, "to"), "/dev/md/pv"), "pvmove onto the array");
+        CHECK(first_kind(p, STEP_PV_CREATE) < first_kind(p, STEP_VG_EXTEND) && first_kind(p, STEP_VG_EXTEND) < mv &&
+              mv < first_kind(p, STEP_VG_REDUCE), "pvcreate, vgextend, pvmove, vgreduce in order");
+        CHECK(count_kind(p, STEP_COPY_LIVE) == 1, "only /boot is copied");
+        json_object *vg = json_object_array_get_idx(pj_get(p->target, "volume_groups"), 0);
+        CHECK(vg && streq_ptr(pj_str(vg, "old_pv_uuid"), "A4pv00-0000-0000-0000-0000-0000-000001"), "old PV named");
+        CHECK(pj_u64(target_array(p, "pv"), "size") >= 17 * GIB, "the PV array holds the allocated extents");
+}
+
+static void test_luks(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("luks");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("luks", STRATEGY_LUKS, 2);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        const struct plan_step *lc = first_kind(p, STEP_LUKS_CLONE), *ct = first_kind(p, STEP_WRITE_CRYPTTAB);
+        CHECK(lc && streq_ptr(pj_str(lc->args, "source_mapping"), "root_crypt") && streq_ptr(pj_str(lc->args, "device"), "/dev/md/root"),
+              "clone the header of root_crypt onto the array");
+        CHECK(lc && !streq_ptr(pj_str(lc->args, "uuid"), "a5000000-0000-4000-8000-00000000c0de"), "new LUKS UUID");
+        json_object *e = ct ? json_object_array_get_idx(pj_get(ct->args, "entries"), 0) : NULL;
+        CHECK(e && streq_ptr(pj_str(e, "name"), "root_crypt") && streq_ptr(pj_str(e, "old_uuid"), "a5000000-0000-4000-8000-00000000c0de"),
+              "crypttab entry root_crypt rewritten");
+        json_object *root = pj_find(pj_get(p->target, "filesystems"), "mountpoint", "/");
+        CHECK(root && streq_ptr(pj_str(root, "crypt"), "root_crypt") && !pj_get(root, "array"), "root inside LUKS");
+}
+
+static void test_whole_disk(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("whole-disk");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        case_layout("whole-disk", STRATEGY_COPY, 1);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        json_object *d0 = json_object_array_get_idx(pj_get(p->target, "disks"), 0);
+        CHECK(streq_ptr(pj_str(d0, "label"), "dos"), "a partition table is created for the old disk too");
+        CHECK(streq_ptr(pj_str(first_kind(p, STEP_UPDATE_INITRAMFS)->args, "generator"), "dracut"), "dracut");
+}
+
+static void test_levels(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
+        static const unsigned levels[] = { 1, 5, 6, 10 };
+
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                _cleanup_plan_free_ struct plan *p = NULL;
+                _cleanup_free_ char *err = NULL;
+                char what[32];
+                int r = build(f, levels[i], false, &p, &err, "/dev/sdb", "/dev/sdc", "/dev/sdd", NULL);
+                CHECK(r == 0, "level %u: %s", levels[i], strna(err));
+                if (r < 0)
+                        continue;
+                snprintf(what, sizeof what, "raid%u", levels[i]);
+                check_common(p, what);
+                json_object *a = target_array(p, "root");
+                CHECK(pj_u64(a, "level") == levels[i] && json_object_array_length(pj_get(a, "members")) == 4, "%s: 4 members", what);
+                uint64_t member = pj_u64(a, "member_size"), size = pj_u64(a, "size");
+                uint64_t dd = levels[i] == 1 ? 1 : levels[i] == 5 ? 3 : 2;
+                CHECK(size <= dd * member && size + dd * 200 * MIB >= dd * member, "%s: %" PRIu64 " for members of %" PRIu64, what, size, member);
+                CHECK(levels[i] == 1 ? pj_u64(a, "chunk") == 0 : pj_u64(a, "chunk") == 512 * 1024, "%s: chunk", what);
+        }
+}
+
+/* mdadm 4's data offsets for metadata 1.2, as mdadm --examine shows them. */
+static void test_md_geometry(void) {
+        CHECK(plan_md_data_offset(20 * GIB - MIB, 0) == 34816 * 512, "20 GiB member: %" PRIu64, plan_md_data_offset(20 * GIB - MIB, 0));
+        CHECK(plan_md_data_offset(1000 * GIB, 0) == 264192 * 512, "1000 GiB member: %" PRIu64, plan_md_data_offset(1000 * GIB, 0));
+        CHECK(plan_md_data_offset(512 * MIB, 0) == 2048 * 512, "512 MiB member: %" PRIu64, plan_md_data_offset(512 * MIB, 0));
+        CHECK(plan_md_array_size(1, 2, 20 * GIB) == 20 * GIB - 17 * MIB, "raid1 of 20 GiB");
+        CHECK(plan_md_array_size(5, 3, 20 * GIB) == 2 * (20 * GIB - 17 * MIB), "raid5 of 3x20 GiB: %" PRIu64, plan_md_array_size(5, 3, 20 * GIB));
+}
+
+static void test_deterministic(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("uefi");
+        _cleanup_plan_free_ struct plan *a = NULL, *b = NULL;
+        _cleanup_free_ char *sa = NULL, *sb = NULL;
+
+        setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+        CHECK(build(f, 0, false, &a, NULL, "/dev/sdb", NULL) == 0, "first");
+        CHECK(build(f, 0, false, &b, NULL, "/dev/disk/by-id/wwn-0x5000c50000000a02", NULL) == 0, "second");
+        if (!a || !b)
+                return;
+        sa = plan_to_string(a);
+        sb = plan_to_string(b);
+        CHECK(streq(sa, sb), "two plans for the same facts differ");
+        CHECK(streq(a->created, "2023-11-14T22:13:20Z"), "SOURCE_DATE_EPOCH: %s", a->created);
+}
+
+/* ---- refusals ---- */
+
+static void expect_refusal(const struct facts *f, int expected, const char *needle, unsigned level, bool wipe, ...) {
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+        char *disks[8] = {};
+        size_t n = 0;
+        va_list ap;
+
+        va_start(ap, wipe);
+        for (const char *d; (d = va_arg(ap, const char *)) && n < 7;)
+                disks[n++] = (char *) d;
+        va_end(ap);
+        struct plan_options o = { .disks = disks, .level = level, .wipe = wipe };
+        int r = plan_build(f, &o, &p, &err);
+        CHECK(r == expected, "expected %s, got %d (%s): %s", strerror(-expected), r, r < 0 ? strerror(-r) : "ok", strna(err));
+        CHECK(!p, "a plan came back with a refusal");
+        CHECK(err && strstr(err, needle), "the message \"%s\" lacks \"%s\"", strna(err), needle);
+}
+
+static char *xstrdup(const char *s) {
+        char *c = strdup(s);
+        if (!c)
+                abort();
+        return c;
+}
+
+static void test_refusals(void) {
+        _cleanup_facts_free_ struct facts *mbr = load_facts("bios-mbr"), *dirty = load_facts("dirty-targets");
+        _cleanup_facts_free_ struct facts *md = load_facts("md-root"), *btrfs = load_facts("btrfs-root");
+
+        /* Arguments. */
+        expect_refusal(mbr, -EINVAL, "named twice", 0, false, "/dev/sdb", "/dev/disk/by-id/wwn-0x5000c50000000a02", NULL);
+        expect_refusal(mbr, -EINVAL, "RAID 5 needs at least 3 disks", 5, false, "/dev/sdb", NULL);
+        expect_refusal(mbr, -EINVAL, "RAID 6 needs at least 4 disks", 6, false, "/dev/sdb", "/dev/sdc", NULL);
+        expect_refusal(mbr, -EINVAL, "RAID 10 needs at least 4 disks", 10, false, "/dev/sdb", "/dev/sdc", NULL);
+        expect_refusal(mbr, -EINVAL, "level 4 is not supported", 4, false, "/dev/sdb", NULL);
+        expect_refusal(mbr, -ENOENT, "/dev/sdq does not exist", 0, false, "/dev/sdq", NULL);
+        expect_refusal(mbr, -EINVAL, "not a whole disk", 0, false, "/dev/sdb", "/dev/sda2", NULL);
+        /* The source disk, or the root stack. */
+        expect_refusal(mbr, -EBUSY, "is the disk the running system is on", 0, false, "/dev/sda", NULL);
+        /* Targets in use or not blank, or too small (dirty-targets). */
+        expect_refusal(dirty, -EEXIST, "linux_raid_member", 0, false, "/dev/sdb", NULL);
+        expect_refusal(dirty, -EEXIST, "--wipe", 0, false, "/dev/sdc", NULL);
+        expect_refusal(dirty, -EBUSY, "mounted at /srv", 0, true, "/dev/sdd", NULL);
+        expect_refusal(dirty, -ENOSPC, "is too small by ", 0, false, "/dev/sde", NULL);
+        /* Root already on md; unsupported stacks. */
+        expect_refusal(md, -EALREADY, "already on md array", 0, false, "/dev/sdc", NULL);
+        expect_refusal(btrfs, -EOPNOTSUPP, "btrfs subvolume /@", 0, false, "/dev/sdb", NULL);
+
+        /* Conditions no fixture has, made by editing the facts. */
+        struct blockdev *sdb = facts_find_kname(mbr, "sdb");
+        struct swap_area *sw = realloc(mbr->swaps, (mbr->n_swaps + 1) * sizeof(*sw));
+        if (!sdb || !sw)
+                abort();
+        mbr->swaps = sw;
+        mbr->swaps[mbr->n_swaps++] = (struct swap_area) { .source = xstrdup("/dev/sdb"), .kname = xstrdup("sdb"), .size = GIB };
+        expect_refusal(mbr, -EBUSY, "active swap", 0, false, "/dev/sdb", NULL);
+        free(mbr->swaps[--mbr->n_swaps].source);
+        free(mbr->swaps[mbr->n_swaps].kname);
+
+        CHECK(strv_extend(&sdb->holders, "md127") == 0, "oom");
+        expect_refusal(mbr, -EBUSY, "held by md127", 0, false, "/dev/sdb", NULL);
+        sdb->holders = strv_free(sdb->holders);
+
+        uint64_t size = sdb->size;
+        sdb->size = 3 * GIB;
+        expect_refusal(mbr, -ENOSPC, "too small by 2", 0, false, "/dev/sdb", NULL);
+        sdb->size = size;
+
+        struct mount_point *root = facts_find_mount(mbr, "/");
+        char *fstype = root->fstype, *kname = root->kname;
+        root->fstype = xstrdup("nfs4");
+        root->kname = NULL;
+        expect_refusal(mbr, -EOPNOTSUPP, "network filesystem", 0, false, "/dev/sdb", NULL);
+        free(root->fstype);
+        root->fstype = xstrdup("zfs");
+        expect_refusal(mbr, -EOPNOTSUPP, "ZFS", 0, false, "/dev/sdb", NULL);
+        free(root->fstype);
+        root->fstype = fstype;
+        root->kname = kname;
+
+        struct blockdev *sda1 = facts_find_kname(mbr, "sda1");
+        sda1->type = BLOCKDEV_DM_OTHER;
+        expect_refusal(mbr, -EOPNOTSUPP, "multipath", 0, false, "/dev/sdb", NULL);
+        sda1->type = BLOCKDEV_PARTITION;
+
+        /* And the same facts, unedited, plan fine again. */
+        _cleanup_plan_free_ struct plan *p = NULL;
+        CHECK(build(mbr, 0, false, &p, NULL, "/dev/sdb", NULL) == 0, "restored facts refused");
+}
+
+static void test_wipe(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("dirty-targets");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        CHECK(build(f, 0, true, &p, &err, "/dev/sdb", NULL) == 0, "--wipe: %s", strna(err));
+        if (!p)
+                return;
+        const struct plan_step *w = first_kind(p, STEP_WIPE_SIGNATURES);
+        CHECK(w && w == &p->steps[0], "the wipe comes first");
+        json_object *sigs = w ? pj_get(w->args, "signatures") : NULL;
+        bool md = false, ext4 = false, dos = false;
+        for (size_t i = 0; i < json_object_array_length(sigs); i++) {
+                const char *t = pj_str(json_object_array_get_idx(sigs, i), "type");
+                md = md || streq_ptr(t, "linux_raid_member");
+                ext4 = ext4 || streq_ptr(t, "ext4");
+                dos = dos || streq_ptr(t, "dos");
+        }
+        CHECK(md && ext4 && dos, "every signature named in the wipe step");
+        check_common(p, "dirty-targets --wipe");
+}
+
+/* ---- stale plans ---- */
+
+static void test_stale(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL, *changes = NULL;
+
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        if (!p)
+                return;
+        CHECK(plan_check_facts(p, f, &changes) == 0, "fresh plan stale: %s", strna(changes));
+
+        _cleanup_facts_free_ struct facts *g = load_facts("bios-mbr");
+        struct blockdev *sdb = facts_find_kname(g, "sdb");
+        sdb->size /= 2;
+        struct signature *s = calloc(1, sizeof(*s));
+        s->type = xstrdup("ext4");
+        s->offset = 1080;
+        sdb->signatures = s;
+        sdb->n_signatures = 1;
+        CHECK(plan_check_facts(p, g, &changes) == -ESTALE, "changed facts accepted");
+        CHECK(changes && strstr(changes, "wwn-0x5000c50000000a02: size 20.0 GiB -> 10.0 GiB"), "size change not named: %s", strna(changes));
+        CHECK(changes && strstr(changes, "a new signature ext4@1080 appeared on /dev/disk/by-id/wwn-0x5000c50000000a02"),
+              "signature not named: %s", strna(changes));
+        free(changes);
+        changes = NULL;
+
+        /* Another machine altogether. */
+        _cleanup_facts_free_ struct facts *h = load_facts("uefi");
+        CHECK(plan_check_facts(p, h, &changes) == -ESTALE, "another machine accepted");
+        CHECK(changes && strstr(changes, "firmware: bios -> uefi"), "firmware change not named: %s", strna(changes));
+}
+
+/* ---- loader: one invalid document per violation class ---- */
+
+struct violation {
+        const char *name;
+        const char *path;        /* the path the error must name */
+        const char *words;       /* and what it must say */
+        bool loader_only;        /* not expressible in JSON Schema (semantic) */
+};
+
+static json_object *step_of_kind(json_object *root, const char *kind, size_t *ret_index) {
+        json_object *steps = pj_get(root, "steps");
+        for (size_t i = 0; i < json_object_array_length(steps); i++)
+                if (streq_ptr(pj_str(json_object_array_get_idx(steps, i), "kind"), kind)) {
+                        *ret_index = i;
+                        return json_object_array_get_idx(steps, i);
+                }
+        abort();
+}
+
+/* Applies violation v to a valid plan document; fills the expected path. */
+static char *make_violation(json_object *root, const struct violation *v, char *path, size_t size) {
+        size_t i = 0;
+        json_object *s;
+
+        snprintf(path, size, "%s", v->path);
+        if (streq(v->name, "unknown-field")) {
+                json_object_object_add(root, "bogus", json_object_new_int(1));
+        } else if (streq(v->name, "unknown-nested-field")) {
+                s = step_of_kind(root, "md-create", &i);
+                json_object_object_add(pj_get(s, "args"), "spare_devices", json_object_new_int(1));
+                snprintf(path, size, "steps[%zu].args.spare_devices", i);
+        } else if (streq(v->name, "wrong-type")) {
+                s = step_of_kind(root, "md-create", &i);
+                json_object_object_add(pj_get(s, "args"), "level", json_object_new_string("1"));
+                snprintf(path, size, "steps[%zu].args.level", i);
+        } else if (streq(v->name, "wrong-type-bool")) {
+                json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 0), "reversible", json_object_new_int(1));
+        } else if (streq(v->name, "missing-field")) {
+                json_object_object_del(json_object_array_get_idx(pj_get(root, "steps"), 0), "description");
+        } else if (streq(v->name, "null-not-allowed")) {
+                json_object_object_add(root, "fingerprint", NULL);
+        } else if (streq(v->name, "unknown-step-kind")) {
+                json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 1), "kind", json_object_new_string("format-c"));
+        } else if (streq(v->name, "unknown-value")) {
+                json_object_object_add(root, "strategy", json_object_new_string("zfs"));
+        } else if (streq(v->name, "unsupported-level")) {
+                json_object_object_add(root, "level", json_object_new_int(4));
+        } else if (streq(v->name, "negative-size")) {
+                json_object *a = json_object_array_get_idx(pj_get(pj_get(root, "target"), "arrays"), 0);
+                json_object_object_add(a, "size", json_object_new_int(-5));
+        } else if (streq(v->name, "out-of-range")) {
+                json_object *d = json_object_array_get_idx(pj_get(pj_get(root, "target"), "disks"), 0);
+                json_object_object_add(json_object_array_get_idx(pj_get(d, "partitions"), 0), "partno", json_object_new_int(0));
+        } else if (streq(v->name, "unstable-device-name")) {
+                s = step_of_kind(root, "partition-disk", &i);
+                json_object_object_add(pj_get(s, "args"), "disk", json_object_new_string("/dev/sdb"));
+                snprintf(path, size, "steps[%zu].args.disk", i);
+        } else if (streq(v->name, "bad-uuid")) {
+                s = step_of_kind(root, "md-create", &i);
+                json_object_object_add(pj_get(s, "args"), "uuid", json_object_new_string("not-a-uuid"));
+                snprintf(path, size, "steps[%zu].args.uuid", i);
+        } else if (streq(v->name, "empty-steps")) {
+                json_object_object_add(root, "steps", json_object_new_array());
+        } else if (streq(v->name, "not-an-object")) {
+                json_object_object_add(root, "target", json_object_new_array());
+        } else if (streq(v->name, "broken-array-reference")) {
+                s = step_of_kind(root, "md-add", &i);
+                json_object_object_add(pj_get(s, "args"), "array", json_object_new_string("boot2"));
+                snprintf(path, size, "steps[%zu].args.array", i);
+        } else if (streq(v->name, "broken-filesystem-reference")) {
+                s = step_of_kind(root, "copy-live", &i);
+                json_object_object_add(pj_get(s, "args"), "filesystem", json_object_new_string("home"));
+                snprintf(path, size, "steps[%zu].args.filesystem", i);
+        } else if (streq(v->name, "broken-disk-reference")) {
+                s = step_of_kind(root, "install-bootloader", &i);
+                json_object_object_add(pj_get(s, "args"), "disk", json_object_new_string("/dev/disk/by-id/wwn-0x5000c50000000fff"));
+                snprintf(path, size, "steps[%zu].args.disk", i);
+        } else if (streq(v->name, "broken-partition-reference")) {
+                s = step_of_kind(root, "md-add", &i);
+                json_object_object_add(pj_get(pj_get(s, "args"), "member"), "partno", json_object_new_int(9));
+                snprintf(path, size, "steps[%zu].args.member.partno", i);
+        } else if (streq(v->name, "uuid-disagrees-with-target")) {
+                s = step_of_kind(root, "md-add", &i);
+                json_object_object_add(pj_get(s, "args"), "uuid", json_object_new_string("00000000:00000000:00000000:00000001"));
+                snprintf(path, size, "steps[%zu].args.uuid", i);
+        } else if (streq(v->name, "duplicate-step-id")) {
+                json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 2), "id",
+                                       json_object_new_string(pj_str(json_object_array_get_idx(pj_get(root, "steps"), 1), "id")));
+        } else if (streq(v->name, "undo-without-reversible")) {
+                json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 0), "reversible", json_object_new_boolean(false));
+        } else if (streq(v->name, "wrong-point-of-no-return")) {
+                json_object_object_add(root, "point_of_no_return", json_object_new_string("verify"));
+        } else if (streq(v->name, "edited-facts")) {
+                json_object_object_add(pj_get(root, "facts"), "firmware", json_object_new_string("uefi"));
+        } else
+                abort();
+        return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static const struct violation violations[] = {
+        { "unknown-field", "bogus", "unknown field" , false },
+        { "unknown-nested-field", NULL, "unknown field" , false },
+        { "wrong-type", NULL, "expected integer, got string" , false },
+        { "wrong-type-bool", "steps[0].reversible", "expected boolean, got integer" , false },
+        { "missing-field", "steps[0].description", "missing required field" , false },
+        { "null-not-allowed", "fingerprint", "expected string, got null" , false },
+        { "unknown-step-kind", "steps[1].kind", "unknown step kind \"format-c\"" , false },
+        { "unknown-value", "strategy", "unknown value \"zfs\"" , false },
+        { "unsupported-level", "level", "unsupported value 4" , false },
+        { "negative-size", "target.arrays[0].size", "expected an integer >= 0" , false },
+        { "out-of-range", "target.disks[0].partitions[0].partno", "out of range" , false },
+        { "unstable-device-name", NULL, "kernel name" , false },
+        { "bad-uuid", NULL, "does not match" , false },
+        { "empty-steps", "steps", "at least 1 item" , false },
+        { "not-an-object", "target", "expected object, got array" , false },
+        { "broken-array-reference", NULL, "no array \"boot2\" in target.arrays", true },
+        { "broken-filesystem-reference", NULL, "no filesystem \"home\" in target.filesystems", true },
+        { "broken-disk-reference", NULL, "no disk \"/dev/disk/by-id/wwn-0x5000c50000000fff\" in target.disks", true },
+        { "broken-partition-reference", NULL, "no partition 9 on disk", true },
+        { "uuid-disagrees-with-target", NULL, "is not the uuid of target array", true },
+        { "duplicate-step-id", "steps[2].id", "duplicate id", true },
+        { "undo-without-reversible", "steps[0].undo", "must be null when reversible is false", true },
+        { "wrong-point-of-no-return", "point_of_no_return", "must be \"partition-old-disk\"", true },
+        { "edited-facts", "fingerprint", "does not match facts", true },
+};
+
+static json_object *valid_document(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("bios-gpt");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        json_object *o = NULL;
+
+        if (build(f, 0, false, &p, NULL, "/dev/sdb", NULL) < 0 || plan_to_json(p, &o) < 0)
+                abort();
+        return o;
+}
+
+static void test_violations(const char *dump_dir) {
+        _cleanup_fclose_ FILE *manifest = NULL;
+
+        if (dump_dir) {
+                _cleanup_free_ char *m = NULL;
+                (void) mkdir(dump_dir, 0755); /* may exist; the open below reports real trouble */
+                if (asprintf(&m, "%s/manifest", dump_dir) < 0 || !(manifest = fopen(m, "we")))
+                        abort();
+        }
+        for (size_t k = 0; k < ELEMENTSOF(violations); k++) {
+                const struct violation *v = &violations[k];
+                json_object *root = valid_document();
+                char path[256];
+                _cleanup_free_ char *doc = make_violation(root, v, path, sizeof path), *err = NULL;
+                struct plan *p = NULL;
+
+                json_object_put(root);
+                int r = plan_load_string(doc, strlen(doc), &p, &err);
+                CHECK(r == -EBADMSG, "%s: loaded (%d)", v->name, r);
+                CHECK(!p, "%s: a plan came back", v->name);
+                char want[300];
+                snprintf(want, sizeof want, "%s: ", path);
+                CHECK(err && startswith(err, want) && strstr(err, v->words), "%s: error \"%s\", wanted \"%s...%s\"",
+                      v->name, strna(err), want, v->words);
+                plan_free(p);
+                if (manifest) {
+                        _cleanup_free_ char *file = NULL;
+                        if (asprintf(&file, "%s/%s.json", dump_dir, v->name) < 0 ||
+                            write_file_atomic(file, doc, strlen(doc), 0644) < 0)
+                                abort();
+                        fprintf(manifest, "%s\t%s\t%s\n", v->name, path, v->loader_only ? "loader-only" : "both");
+                }
+        }
+
+        /* Not JSON at all; never a crash. */
+        static const char *const garbage[] = { "", "{", "[]", "null", "{\"format_version\": 1} trailing", "\"x\"", "{\"a\":", "1e999" };
+        for (size_t k = 0; k < ELEMENTSOF(garbage); k++) {
+                _cleanup_free_ char *err = NULL;
+                struct plan *p = NULL;
+                CHECK(plan_load_string(garbage[k], strlen(garbage[k]), &p, &err) == -EBADMSG && err && !p, "garbage %zu accepted", k);
+                plan_free(p);
+        }
+        _cleanup_free_ char *err = NULL;
+        struct plan *p = NULL;
+        CHECK(plan_load_string("{\"a\":\0}", 7, &p, &err) == -EBADMSG && err, "NUL byte accepted");
+        plan_free(p);
+}
+
+static void test_sha256(void) {
+        char hex[SHA256_HEX_SIZE];
+        /* FIPS 180-4 examples. */
+        CHECK(streq(sha256_hex("abc", 3, hex), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "abc: %s", hex);
+        CHECK(streq(sha256_hex("", 0, hex), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "empty: %s", hex);
+        const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        CHECK(streq(sha256_hex(m, strlen(m), hex), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "448 bits: %s", hex);
+        /* Fed in pieces across block boundaries, the same digest. */
+        char big[1000];
+        memset(big, 'a', sizeof big);
+        struct sha256_ctx c;
+        uint8_t d1[32], d2[32];
+        sha256_init(&c);
+        for (size_t i = 0; i < sizeof big; i += 7)
+                sha256_update(&c, big + i, MIN(7, sizeof big - i));
+        sha256_final(&c, d1);
+        sha256(big, sizeof big, d2);
+        CHECK(memcmp(d1, d2, 32) == 0, "incremental");
+}
+
+int main(int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                void (*run)(void);
+        } cases[] = {
+                { "bios-mbr", test_bios_mbr },
+                { "bios-gpt", test_bios_gpt },
+                { "uefi", test_uefi },
+                { "lvm", test_lvm },
+                { "luks", test_luks },
+                { "whole-disk", test_whole_disk },
+                { "levels", test_levels },
+                { "md-geometry", test_md_geometry },
+                { "deterministic", test_deterministic },
+                { "refusals", test_refusals },
+                { "wipe", test_wipe },
+                { "stale", test_stale },
+                { "sha256", test_sha256 },
+        };
+
+        if (argc < 3) {
+                fprintf(stderr, "usage: %s FIXTURES_DIR CASE | FIXTURES_DIR dump DIR\n", argv[0]);
+                return 2;
+        }
+        fixtures = argv[1];
+        /* The luks fixture is built only where cryptsetup could write it. */
+        if (streq(argv[2], "luks")) {
+                _cleanup_free_ char *stamp = NULL;
+                struct stat st;
+                if (asprintf(&stamp, "%s/luks/dev/sda2", fixtures) < 0 || stat(stamp, &st) < 0) {
+                        fprintf(stderr, "luks fixture not built here\n");
+                        return 77;
+                }
+        }
+        if (streq(argv[2], "violations") || streq(argv[2], "dump"))
+                test_violations(streq(argv[2], "dump") ? argv[3] : NULL);
+        else {
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                        if (streq(cases[i].name, argv[2])) {
+                                cases[i].run();
+                                found = true;
+                        }
+                if (!found) {
+                        fprintf(stderr, "unknown case %s\n", argv[2]);
+                        return 2;
+                }
+        }
+        if (failures) {
+                fprintf(stderr, "%u check(s) failed\n", failures);
+                return 1;
+        }
+        printf("%s: ok\n", argv[2]);
+        return 0;
+}
