@@ -771,8 +771,14 @@ static struct dnode *dnode_free(struct dnode *d) {
 /* Creates the regular file `name` in d's target from the source, data and
  * metadata.  The caller removed any previous dst entry.  Returns 0, 1 when
  * the source vanished, or a negative errno (already reported). */
+enum {
+        COPY_DEFER_FLAGS = 1 << 0, /* immutable/append go to *ret_flags, for later */
+        COPY_IN_PLACE    = 1 << 1, /* truncate and rewrite the existing dst inode */
+};
+
 static int copy_regular(struct worker *w, struct dnode *d, const char *name, struct stat *st,
-                        unsigned *ret_flags, bool defer_flags) {
+                        unsigned *ret_flags, unsigned how) {
+        bool defer_flags = how & COPY_DEFER_FLAGS;
         struct engine *e = w->e;
         bool src_side = true;
         int r;
@@ -793,7 +799,11 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, str
         if (!S_ISREG(st->st_mode))
                 return 1; /* replaced by something else meanwhile */
 
-        _cleanup_close_ int dfd = openat(d->dst_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int oflags = how & COPY_IN_PLACE ? O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC
+                                         : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        _cleanup_close_ int dfd = openat(d->dst_fd, name, oflags, 0600);
+        if (dfd < 0 && errno == EPERM && (how & COPY_IN_PLACE) && unlock_entry(d->dst_fd, name) >= 0)
+                dfd = openat(d->dst_fd, name, oflags, 0600);
         if (dfd < 0) {
                 r = -errno;
                 goto fail_dst;
@@ -803,7 +813,8 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, str
                 if (!src_side)
                         goto fail_dst;
                 file_failed(e, d, name, r, "Cannot read");
-                (void) unlinkat(d->dst_fd, name, 0); /* no half copy that looks complete */
+                if (!(how & COPY_IN_PLACE))
+                        (void) unlinkat(d->dst_fd, name, 0); /* no half copy that looks complete */
                 return r;
         }
         src_side = false;
@@ -908,14 +919,21 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
         bool keep = have_dst && unchanged(e, st, dst_st);
         unsigned flags = 0;
         r = 0;
-        if (!keep) {
+        if (!keep && e->run->partial && have_dst && S_ISREG(dst_st->st_mode) && dst_st->st_nlink == st->st_nlink) {
+                /* Only some directories are compared, so the other names
+                 * of this file may be elsewhere: rewrite the inode they
+                 * share rather than replace this one name. */
+                r = copy_regular(w, d, name, st, &flags, COPY_IN_PLACE);
+        } else if (!keep) {
+                /* The links themselves changed: only a walk of the whole
+                 * tree finds the other names. */
                 if (e->run->ret_need_full && e->run->partial)
-                        atomic_store(&e->need_full, true); /* other names may be outside this directory */
+                        atomic_store(&e->need_full, true);
                 uint64_t n = 0;
                 if (have_dst)
                         r = remove_tree(d->dst_fd, name, &n);
                 if (r >= 0) {
-                        r = copy_regular(w, d, name, st, &flags, true);
+                        r = copy_regular(w, d, name, st, &flags, COPY_DEFER_FLAGS);
                         d->changed = true;
                 }
         }
@@ -1133,7 +1151,7 @@ static void process_entry(struct worker *w, struct dnode *d, const char *name) {
                 }
                 d->changed = true;
                 unsigned f = 0;
-                if (copy_regular(w, d, name, &st, &f, false) == 1)
+                if (copy_regular(w, d, name, &st, &f, 0) == 1)
                         atomic_fetch_add(&e->vanished, 1);
                 break;
         default:
