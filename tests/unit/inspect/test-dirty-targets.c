@@ -33,6 +33,14 @@ int main(int argc, char *argv[]) {
         /* sde: blank but 2 GiB. */
         check_blank(f, "sde", 2 * GiB);
 
+        /* sdf: the primary GPT was zeroed, the backup header at the end was
+         * not.  No table for fdisk or the kernel, but not blank either. */
+        struct blockdev *sdf = dev(f, "sdf");
+        CHECK(sdf->table == NULL);
+        CHECK(sdf->fstype == NULL);
+        CHECK_U64(sdf->n_signatures, 1);
+        CHECK(has_signature(sdf, "gpt", 20 * GiB - 512));
+
         /* The source is untouched by all that. */
         CHECK_STR(mnt(f, "/")->kname, "sda1");
         CHECK_U64(dev(f, "sda")->n_signatures, 1);
