@@ -119,10 +119,10 @@ static void summary(struct ui *ui, const char *what, int r, const struct copy_st
         if (ui->json) {
                 printf("{\"event\":\"done\",\"what\":\"%s\",\"result\":%d,\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
                        ",\"hardlinks\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"vanished\":%" PRIu64
-                       ",\"errors\":%" PRIu64 ",\"differences\":%" PRIu64 ",\"dirty_dirs\":%" PRIu64
+                       ",\"errors\":%" PRIu64 ",\"differences\":%" PRIu64 ",\"recorded\":%" PRIu64
                        ",\"full_compare\":%s,\"elapsed\":%.3f",
                        what, r, s->files, s->bytes, s->hardlinks, s->deleted, s->vanished, s->errors,
-                       s->differences, s->dirty_dirs, s->full_compare ? "true" : "false", s->elapsed);
+                       s->differences, s->recorded, s->full_compare ? "true" : "false", s->elapsed);
                 if (error) {
                         printf(",\"error\":");
                         json_string(stdout, error);

@@ -31,6 +31,8 @@ struct copy_root {
         int src_fd;
         int dst_fd;
         char *path;
+        char **only;            /* NULL: every entry; else these names only
+                                 * ("." is the directory itself); taken over */
 };
 
 struct copy_run {
@@ -53,8 +55,8 @@ void copy_message(const struct copy_options *o, enum copy_message_kind kind, con
                   const char *format, ...) _printf_(4, 5);
 
 /* Reads the tracker's state file; see track.c.  On success *ret_dirs holds
- * directory paths relative to the root to compare one level deep, and
- * *ret_trees those to compare whole (NULL with *ret_full = true when the
+ * "DIR/NAME" paths relative to the root of entries to compare (NAME "."
+ * for the directory itself), and *ret_trees directories to compare whole (NULL with *ret_full = true when the
  * tracker cannot be trusted; *ret_why says why). */
 int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
                        char ***ret_dirs, char ***ret_trees, bool *ret_full, char **ret_why,

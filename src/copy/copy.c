@@ -189,6 +189,7 @@ struct dnode {
         bool fresh;             /* we created dst: nothing to compare */
         bool changed;           /* something in dst changed: reset times */
         bool set_meta;          /* metadata must be (re)applied at the end */
+        char **only;            /* compare these names only (a partial sync) */
         atomic_int pending;     /* 1 for itself + unfinished subdirectories */
 };
 
@@ -764,6 +765,7 @@ static struct dnode *dnode_free(struct dnode *d) {
         safe_close(d->dst_fd);
         free(d->name);
         free(d->root_path);
+        strv_free(d->only);
         free(d);
         return NULL;
 }
@@ -1210,6 +1212,26 @@ static void process_dir(struct worker *w, struct dnode *d) {
                         d->set_meta = true;
                 }
         }
+        if (d->only) {
+                /* The names the tracker saw change: each is settled, or
+                 * deleted from DST when it is gone from SRC. */
+                for (char **n = d->only; *n && !aborted(e); n++) {
+                        struct stat st;
+                        if (streq(*n, "."))
+                                continue; /* the directory itself: set_meta */
+                        if (fstatat(d->src_fd, *n, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT) {
+                                process_entry(w, d, *n);
+                                continue;
+                        }
+                        uint64_t count = 0;
+                        int r = remove_tree(d->dst_fd, *n, &count);
+                        if (r < 0)
+                                file_failed(e, d, *n, r, "Cannot delete");
+                        atomic_fetch_add(&e->deleted, count);
+                        d->changed = d->changed || count > 0;
+                }
+                goto done;
+        }
         struct dir_reader rd = { .fd = d->src_fd, .buf = buf, .size = DENTS_BUF };
         for (const char *name; (name = dir_reader_next(&rd));) {
                 if (aborted(e))
@@ -1342,6 +1364,7 @@ int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_er
                 }
                 d->src_fd = TAKE_FD(run->roots[i].src_fd);
                 d->dst_fd = TAKE_FD(run->roots[i].dst_fd);
+                d->only = TAKE_PTR(run->roots[i].only);
                 d->fresh = !run->compare;
                 d->set_meta = true;
                 atomic_init(&d->pending, 1);
@@ -1540,36 +1563,81 @@ static int open_rel(int root, const char *rel, int *ret) {
         return 0;
 }
 
-/* Runs the engine over the directories in list (sorted parents first), in
- * batches of at most STACK_MAX, one batch after the other. */
-static int sync_batches(const struct copy_options *o, int src, int dst, char **list, bool recurse,
+/* Runs the engine over the entries in list (sorted parents first): with
+ * names, "DIR/NAME" entries grouped by DIR, each directory comparing only
+ * those names; else whole subtrees.  In batches of at most STACK_MAX,
+ * one after the other. */
+static int sync_batches(const struct copy_options *o, int src, int dst, char **list, bool names,
                         struct timespec t0, struct copy_stats *stats, bool *need_full, char **ret_error) {
         size_t n = strv_length(list), k = 0;
-        struct copy_root roots[STACK_MAX];
+        struct copy_root roots[STACK_MAX] = {};
+        _cleanup_free_ char *cur = NULL;
         int r = 0;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
-                int s, d;
-                /* Gone on either side: settled by its parent's run. */
-                if (open_rel(src, list[i], &s) >= 0) {
-                        if (open_rel(dst, list[i], &d) >= 0)
-                                roots[k++] = (struct copy_root) { .src_fd = s, .dst_fd = d, .path = list[i] };
-                        else
+                _cleanup_free_ char *dir = strdup(list[i]);
+                if (!dir)
+                        return -ENOMEM;
+                char *name = NULL;
+                if (names) {
+                        char *slash = strrchr(dir, '/');
+                        if (!slash)
+                                return -EBADMSG;
+                        *slash = 0;
+                        name = slash + 1;
+                }
+                bool same = names && cur && streq(cur, dir);
+                if (!same) {
+                        int s, d;
+                        free(cur);
+                        cur = TAKE_PTR(dir);
+                        if (k > 0 && k == STACK_MAX) {
+                                /* Full batch: run it before the next one. */
+                                struct copy_run run = {
+                                        .opts = o, .roots = roots, .n_roots = k, .compare = true,
+                                        .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
+                                        .ret_need_full = need_full,
+                                };
+                                r = copy_run(&run, stats, ret_error);
+                                for (size_t j = 0; j < k; j++) {
+                                        free(roots[j].path);
+                                        strv_free(roots[j].only);
+                                }
+                                memset(roots, 0, sizeof roots);
+                                k = 0;
+                                if (r < 0)
+                                        break;
+                        }
+                        /* Gone on either side: settled by its parent's run. */
+                        if (open_rel(src, cur, &s) < 0) {
+                                free(cur);
+                                cur = NULL;
+                                continue;
+                        }
+                        if (open_rel(dst, cur, &d) < 0) {
                                 safe_close(s);
+                                free(cur);
+                                cur = NULL;
+                                continue;
+                        }
+                        roots[k++] = (struct copy_root) { .src_fd = s, .dst_fd = d, .path = strdup(cur) };
                 }
-                if (k > 0 && (k == STACK_MAX || i + 1 == n)) {
-                        struct copy_run run = {
-                                .opts = o, .roots = roots, .n_roots = k, .compare = true,
-                                .recurse = recurse, .partial = true, .t0 = t0, .src_mount_fd = src,
-                                .ret_need_full = need_full,
-                        };
-                        r = copy_run(&run, stats, ret_error);
-                        k = 0;
-                }
+                if (names && cur && strv_extend(&roots[k - 1].only, name) < 0)
+                        r = -ENOMEM;
         }
-        for (size_t i = 0; i < k; i++) {
-                safe_close(roots[i].src_fd);
-                safe_close(roots[i].dst_fd);
+        if (r >= 0 && k > 0) {
+                struct copy_run run = {
+                        .opts = o, .roots = roots, .n_roots = k, .compare = true,
+                        .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
+                        .ret_need_full = need_full,
+                };
+                r = copy_run(&run, stats, ret_error);
+        }
+        for (size_t j = 0; j < k; j++) {
+                safe_close(roots[j].src_fd);
+                safe_close(roots[j].dst_fd);
+                free(roots[j].path);
+                strv_free(roots[j].only);
         }
         return r;
 }
@@ -1599,14 +1667,14 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
 
         if (!full) {
                 size_t n = strv_length(dirs), m = strv_length(trees);
-                stats.dirty_dirs = n + m;
+                stats.recorded = n + m;
                 copy_message(o, COPY_MESSAGE_INFO, ".",
-                             "syncing the %zu directories where changes were recorded, and %zu new subtrees", n, m);
+                             "syncing the %zu entries where changes were recorded, and %zu new subtrees", n, m);
                 /* One level deep first, then the subtrees made or moved in:
                  * no directory is worked on by two runs at once. */
-                r = sync_batches(o, src, dst, dirs, false, t0, &stats, &need_full, ret_error);
+                r = sync_batches(o, src, dst, dirs, true, t0, &stats, &need_full, ret_error);
                 if (r >= 0)
-                        r = sync_batches(o, src, dst, trees, true, t0, &stats, &need_full, ret_error);
+                        r = sync_batches(o, src, dst, trees, false, t0, &stats, &need_full, ret_error);
                 if (r < 0)
                         goto finish;
                 if (need_full) {

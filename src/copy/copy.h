@@ -57,7 +57,7 @@ struct copy_stats {
         uint64_t vanished;      /* entries that disappeared from SRC while read */
         uint64_t errors;        /* files that failed */
         uint64_t differences;   /* copy_verify() */
-        uint64_t dirty_dirs;    /* copy_sync(): directories the tracker named */
+        uint64_t recorded;      /* copy_sync(): entries and subtrees recorded */
         bool full_compare;      /* copy_sync() compared the whole tree */
         double elapsed;
 };

@@ -50,20 +50,21 @@
 #include "util/fileio.h"
 #include "util/strutil.h"
 
-#define TRACK_MAX_DIRS 65536
+#define TRACK_MAX_ENTRIES 131072 /* about 40 MiB at most */
 #define TRACK_BUCKETS 8192
 #define TRACK_EVENTS                                                    \
         (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |      \
          FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
 
-/* A changed directory, or (with a name) a directory created or moved in
- * under it, whose whole subtree the sync must compare. */
+/* A changed entry: the handle of its directory and its name ("." for the
+ * directory itself); with tree, a directory created or moved in there,
+ * whose whole subtree the sync must compare. */
 struct handle_entry {
         struct handle_entry *next;
         int type;
         unsigned size;
         bool tree;
-        unsigned char bytes[]; /* handle, then the name and a NUL for a tree */
+        unsigned char bytes[]; /* handle, then the name and a NUL */
 };
 
 struct copy_tracker {
@@ -105,26 +106,26 @@ static size_t handle_hash(int type, const unsigned char *b, unsigned size, const
 }
 
 /* Called with t->lock held. */
-static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b, unsigned size, const char *name) {
+static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b, unsigned size, const char *name,
+                        bool tree) {
         if (t->overflow)
                 return;
-        size_t nl = name ? strlen(name) + 1 : 0;
+        size_t nl = strlen(name) + 1;
         struct handle_entry **p = &t->buckets[handle_hash(type, b, size, name)];
         for (struct handle_entry *h = *p; h; h = h->next)
-                if (h->type == type && h->size == size && h->tree == !!name && memcmp(h->bytes, b, size) == 0 &&
-                    (!name || streq((const char *) h->bytes + size, name)))
+                if (h->type == type && h->size == size && h->tree == tree && memcmp(h->bytes, b, size) == 0 &&
+                    streq((const char *) h->bytes + size, name))
                         return;
-        if (t->count >= TRACK_MAX_DIRS)
-                return tracker_overflow(t, "more than 65536 directories changed");
+        if (t->count >= TRACK_MAX_ENTRIES)
+                return tracker_overflow(t, "more than 131072 entries changed");
         struct handle_entry *h = malloc(sizeof *h + size + nl);
         if (!h)
                 return tracker_overflow(t, "out of memory while recording changes");
         h->type = type;
         h->size = size;
-        h->tree = !!name;
+        h->tree = tree;
         memcpy(h->bytes, b, size);
-        if (name)
-                memcpy(h->bytes + size, name, nl);
+        memcpy(h->bytes + size, name, nl);
         h->next = *p;
         *p = h;
         t->count++;
@@ -147,13 +148,14 @@ static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize
                             hdr->info_type == FAN_EVENT_INFO_TYPE_FID) {
                                 const struct fanotify_event_info_fid *fid = (const void *) p;
                                 const struct file_handle *fh = (const void *) fid->handle;
-                                const char *name = (const char *) fh->f_handle + fh->handle_bytes;
-                                tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, NULL);
+                                const char *name = hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
+                                                           ? (const char *) fh->f_handle + fh->handle_bytes : ".";
+                                tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name, false);
                                 /* A directory made or moved here: its old
                                  * name in DST may hold other contents. */
-                                if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME && (m->mask & FAN_ONDIR) &&
-                                    (m->mask & (FAN_CREATE | FAN_MOVED_TO)) && !streq(name, "."))
-                                        tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name);
+                                if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_CREATE | FAN_MOVED_TO)) &&
+                                    !streq(name, "."))
+                                        tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name, true);
                         }
                         p += hdr->len;
                 }
@@ -284,20 +286,19 @@ static int proc_starttime(pid_t pid, unsigned long long *ret) {
         return 0;
 }
 
-/* "TYPE HEX" or "TYPE HEX NAMEHEX" (names may hold any byte). */
+/* "TYPE HEX NAMEHEX" (names may hold any byte). */
 static char *handle_format(const struct handle_entry *h) {
-        size_t nl = h->tree ? strlen((const char *) h->bytes + h->size) : 0;
+        size_t nl = strlen((const char *) h->bytes + h->size);
         char *line = malloc(32 + 2 * h->size + 2 * nl + 2);
         if (!line)
                 return NULL;
         int o = sprintf(line, "%d ", h->type);
         for (unsigned j = 0; j < h->size; j++)
                 o += sprintf(line + o, "%02x", h->bytes[j]);
-        if (h->tree) {
-                line[o++] = ' ';
-                for (size_t j = 0; j < nl; j++)
-                        o += sprintf(line + o, "%02x", h->bytes[h->size + j]);
-        }
+        line[o++] = ' ';
+        for (size_t j = 0; j < nl; j++)
+                o += sprintf(line + o, "%02x", h->bytes[h->size + j]);
+        line[o] = 0;
         return line;
 }
 
@@ -345,8 +346,8 @@ struct state {
         unsigned fsid[2];
         char status[32];
         char *why;
-        char **dirs;  /* "TYPE HEX" */
-        char **trees; /* "TYPE HEX NAMEHEX" */
+        char **dirs;  /* "TYPE HEX NAMEHEX": compare this entry */
+        char **trees; /* "TYPE HEX NAMEHEX": compare this subtree */
 };
 
 static void state_done(struct state *s) {
@@ -469,15 +470,16 @@ static int handle_to_path(int mount_fd, int type, const unsigned char *b, unsign
         return 0;
 }
 
-/* Parses "TYPE HEX [NAMEHEX]" and resolves it to a path, or NULL when it is gone. */
-static int record_to_path(int mount_fd, const char *rec, bool tree, char **ret) {
+/* Parses "TYPE HEX NAMEHEX" and resolves it to "DIR/NAME" relative to the
+ * root, or NULL when the directory is gone. */
+static int record_to_path(int mount_fd, const char *rec, char **ret) {
         int type;
         char hex[1024], namehex[1024] = "";
         unsigned char b[512];
         char name[512];
         unsigned size = 0, nl = 0;
         int k = sscanf(rec, "%d %1023s %1023s", &type, hex, namehex);
-        if (k < 2 || (tree && k < 3) || strlen(hex) % 2 || strlen(hex) / 2 > sizeof b ||
+        if (k < 3 || strlen(hex) % 2 || strlen(hex) / 2 > sizeof b ||
             strlen(namehex) % 2 || strlen(namehex) / 2 >= sizeof name)
                 return -EBADMSG;
         for (const char *p = hex; *p; p += 2) {
@@ -495,12 +497,11 @@ static int record_to_path(int mount_fd, const char *rec, bool tree, char **ret) 
         name[nl] = 0;
         _cleanup_free_ char *path = NULL;
         int r = handle_to_path(mount_fd, type, b, size, &path);
-        if (r < 0 || !path || !tree) {
-                if (r >= 0)
-                        *ret = TAKE_PTR(path);
+        if (r < 0 || !path) {
+                *ret = NULL;
                 return r;
         }
-        if (strchr(name, '/') || streq(name, "..") || streq(name, "."))
+        if (strchr(name, '/') || streq(name, ".."))
                 return -EBADMSG;
         char *full = NULL;
         if (asprintf(&full, "%s/%s", path, name) < 0)
@@ -581,7 +582,7 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 char **list = pass == 0 ? s.dirs : s.trees;
                 for (size_t i = 0; list && list[i]; i++) {
                         _cleanup_free_ char *path = NULL;
-                        r = record_to_path(src_mount_fd, list[i], pass == 1, &path);
+                        r = record_to_path(src_mount_fd, list[i], &path);
                         if (r == -EBADMSG || r == -ENOMEM)
                                 return r;
                         if (r < 0) {
