@@ -49,6 +49,10 @@ static const struct {
         { -ENOENT, 8, "a file or device named does not exist" },
         { -EACCES, 9, "permission denied (run as root)" },
         { -EPERM, 9, "permission denied (run as root)" },
+        { -ENOTRECOVERABLE, 10, "rollback refused: a step past the point of no return has started (resume instead)" },
+        { -EAGAIN, 11, "refused: another rootraid executor is running (the message names it)" },
+        { -ECANCELED, 12, "interrupted (SIGINT/SIGTERM) between steps: run 'rootraid resume'" },
+        { -EINPROGRESS, 13, "refused: a rollback is unfinished: run 'rootraid rollback' to finish it" },
 };
 
 static int exit_code_for(int r) {

@@ -175,6 +175,10 @@ static int step_failed(struct run *x, size_t i, int r, const char *what) {
 
         if (asprintf(&msg, "%s: %s", what, ctx_error(x, r)) < 0)
                 return -ENOMEM;
+        /* The sentence is embedded in longer ones below. */
+        size_t l = strlen(msg);
+        if (l > 0 && msg[l - 1] == '.')
+                msg[l - 1] = 0;
         log_error("Step '%s' failed: %s", s->id, msg);
         k = set_state(x, i, STEP_STATE_FAILED, msg);
         if (k < 0)

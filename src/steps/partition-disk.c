@@ -95,6 +95,15 @@ static int open_disk(struct step_context *ctx, const struct table_args *a, bool 
         return 0;
 }
 
+/* libfdisk reports the GPT "legacy BIOS bootable" bit only among the
+ * attribute names, not through fdisk_partition_is_bootable(). */
+static bool is_bootable(const struct table_args *a, struct fdisk_partition *pa) {
+        if (streq(a->label, "dos"))
+                return fdisk_partition_is_bootable(pa);
+        const char *attrs = fdisk_partition_get_attrs(pa);
+        return attrs && strstr(attrs, "LegacyBIOSBootable");
+}
+
 /* Compares what libfdisk reads with the plan; >0 equal, 0 different (the
  * first difference is logged at debug level), <0 error. */
 static int table_matches(struct step_context *ctx, const struct table_args *a) {
@@ -134,13 +143,26 @@ static int table_matches(struct step_context *ctx, const struct table_args *a) {
                                      ? fdisk_parttype_get_code(t) == strtoul(p->type, NULL, 16)
                                      : strcasecmp(strempty(fdisk_parttype_get_string(t)), p->type) == 0);
                 if (fdisk_partition_get_start(pa) * ss != p->start || fdisk_partition_get_size(pa) * ss != p->size ||
-                    !type_ok || !fdisk_partition_is_bootable(pa) != !p->bootable ||
+                    !type_ok || is_bootable(a, pa) != p->bootable ||
                     (p->name && !streq_ptr(fdisk_partition_get_name(pa), p->name)) ||
                     (p->uuid && strcasecmp(strempty(fdisk_partition_get_uuid(pa)), p->uuid) != 0))
-                        return step_log(ctx, LOG_LEVEL_DEBUG, 0, "Partition %u of %s differs from the plan.", p->partno,
-                                        a->disk), 0;
+                        return step_log(ctx, LOG_LEVEL_DEBUG, 0,
+                                        "Partition %u of %s differs from the plan: start %llu size %llu type %s%s name %s uuid %s.",
+                                        p->partno, a->disk, (unsigned long long) (fdisk_partition_get_start(pa) * ss),
+                                        (unsigned long long) (fdisk_partition_get_size(pa) * ss),
+                                        t ? strna(fdisk_parttype_get_string(t)) : "none",
+                                        is_bootable(a, pa) ? " bootable" : "",
+                                        strna(fdisk_partition_get_name(pa)), strna(fdisk_partition_get_uuid(pa))), 0;
         }
-        return 1;
+        /* The end state includes the partition devices the next steps
+         * use: a run cut between writing and telling the kernel must not
+         * count as done. */
+        r = signatures_kernel_partitions_match(a->disk);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot compare the kernel's partitions of %s with its table: %m", a->disk);
+        if (r == 0)
+                step_log(ctx, LOG_LEVEL_DEBUG, 0, "The kernel's partitions of %s differ from its table.", a->disk);
+        return r;
 }
 
 static int partition_disk_check(struct step_context *ctx, const struct plan_step *step) {

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <blkid.h>
+#include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/blkpg.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -10,6 +14,7 @@
 
 #include "steps/signatures.h"
 #include "steps/step.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 #include "util/strutil.h"
 
@@ -25,6 +30,40 @@ static int probe_new(int fd, uint64_t offset, uint64_t size, blkid_probe *ret) {
                 return -EIO;
         }
         *ret = pr;
+        return 0;
+}
+
+struct part {
+        unsigned partno;
+        uint64_t start, size; /* bytes */
+};
+
+/* The partitions of the table libblkid finds on fd (none without a table). */
+static int disk_partitions(int fd, struct part *parts, size_t max, size_t *ret_n) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        size_t n = 0;
+        int r;
+
+        r = probe_new(fd, 0, 0, &pr);
+        if (r < 0)
+                return r;
+        blkid_probe_enable_superblocks(pr, 0);
+        blkid_probe_enable_partitions(pr, 1);
+        if (blkid_do_fullprobe(pr) == 0) {
+                blkid_partlist ls = blkid_probe_get_partitions(pr);
+                int k = ls ? blkid_partlist_numof_partitions(ls) : 0;
+                for (int i = 0; i < k && n < max; i++) {
+                        blkid_partition p = blkid_partlist_get_partition(ls, i);
+                        if (!p || blkid_partition_is_extended(p))
+                                continue;
+                        parts[n++] = (struct part) {
+                                .partno = (unsigned) blkid_partition_get_partno(p),
+                                .start = (uint64_t) blkid_partition_get_start(p) * 512,
+                                .size = (uint64_t) blkid_partition_get_size(p) * 512,
+                        };
+                }
+        }
+        *ret_n = n;
         return 0;
 }
 
@@ -68,10 +107,9 @@ static int scan_window(int fd, uint64_t offset, uint64_t size, bool wipe, bool d
 }
 
 int signatures_scan(const char *dev, bool wipe, bool dry_run, char ***ret_found) {
-        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
         _cleanup_strv_free_ char **found = NULL;
         _cleanup_close_ int fd = -EBADF;
-        struct { uint64_t start, size; } parts[256];
+        struct part parts[128];
         size_t n_parts = 0;
         int n = 0, r;
         bool rw = wipe && !dry_run;
@@ -82,24 +120,9 @@ int signatures_scan(const char *dev, bool wipe, bool dry_run, char ***ret_found)
 
         /* The partitions first: their contents would come back to life if
          * the same table were written again. */
-        r = probe_new(fd, 0, 0, &pr);
+        r = disk_partitions(fd, parts, ELEMENTSOF(parts), &n_parts);
         if (r < 0)
                 return r;
-        blkid_probe_enable_superblocks(pr, 0);
-        blkid_probe_enable_partitions(pr, 1);
-        if (blkid_do_fullprobe(pr) == 0) {
-                blkid_partlist ls = blkid_probe_get_partitions(pr);
-                int k = ls ? blkid_partlist_numof_partitions(ls) : 0;
-                for (int i = 0; i < k && n_parts < ELEMENTSOF(parts); i++) {
-                        blkid_partition p = blkid_partlist_get_partition(ls, i);
-                        if (!p || blkid_partition_is_extended(p))
-                                continue;
-                        parts[n_parts].start = (uint64_t) blkid_partition_get_start(p) * 512;
-                        parts[n_parts].size = (uint64_t) blkid_partition_get_size(p) * 512;
-                        n_parts++;
-                }
-        }
-        blkid_free_probe(TAKE_PTR(pr));
 
         for (size_t i = 0; i < n_parts; i++) {
                 r = scan_window(fd, parts[i].start, parts[i].size, wipe, dry_run, &found);
@@ -156,19 +179,137 @@ int signatures_probe_fs(const char *dev, char **ret_type, char **ret_uuid, char 
         return 0;
 }
 
-int signatures_reread_partitions(const char *dev) {
-        _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* The kernel's partitions of the disk whose sysfs directory is sysdir. */
+static int kernel_partitions(const char *sysdir, struct part *parts, size_t max, size_t *ret_n) {
+        DIR *d = opendir(sysdir);
+        struct dirent *de;
+        size_t n = 0;
 
-        if (fd < 0)
+        if (!d)
                 return -errno;
-        for (int i = 0; i < 5; i++) {
-                if (ioctl(fd, BLKRRPART, 0) == 0)
-                        return 0;
-                if (errno != EBUSY)
-                        return -errno;
-                usleep(100 * 1000); /* udev may still hold a partition open for probing */
+        while ((de = readdir(d)) && n < max) {
+                char path[PATH_MAX], *v = NULL;
+                unsigned long long no, start, size;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, "%s/%s/partition", sysdir, de->d_name);
+                if (read_one_line_file(path, &v) < 0)
+                        continue; /* not a partition */
+                no = strtoull(v, NULL, 10);
+                free(v);
+                snprintf(path, sizeof path, "%s/%s/start", sysdir, de->d_name);
+                if (read_one_line_file(path, &v) < 0)
+                        continue;
+                start = strtoull(v, NULL, 10);
+                free(v);
+                snprintf(path, sizeof path, "%s/%s/size", sysdir, de->d_name);
+                if (read_one_line_file(path, &v) < 0)
+                        continue;
+                size = strtoull(v, NULL, 10);
+                free(v);
+                parts[n++] = (struct part) { (unsigned) no, start * 512, size * 512 };
         }
-        return -EBUSY;
+        closedir(d);
+        *ret_n = n;
+        return 0;
+}
+
+static int blkpg(int fd, int op, const struct part *p) {
+        struct blkpg_partition bp = { .start = (long long) p->start, .length = (long long) p->size, .pno = (int) p->partno };
+        struct blkpg_ioctl_arg a = { .op = op, .datalen = sizeof bp, .data = &bp };
+        return ioctl(fd, BLKPG, &a) < 0 ? -errno : 0;
+}
+
+/* The table on disk and the kernel's partitions of dev; fd is dev opened. */
+/* The table on disk next to the kernel's partitions of the same disk. */
+struct partitions_view {
+        int fd;                  /* the disk, read-only */
+        struct part disk[128], kern[128];
+        size_t n_disk, n_kern;
+};
+
+static void view_done(struct partitions_view *v) {
+        v->fd = safe_close(v->fd);
+}
+
+static int view_read(const char *dev, struct partitions_view *v) {
+        _cleanup_free_ char *real = realpath(dev, NULL), *sysdir = NULL;
+        int r;
+
+        if (!real)
+                return -errno;
+        if (v->fd < 0) {
+                v->fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (v->fd < 0)
+                        return -errno;
+        }
+        r = disk_partitions(v->fd, v->disk, ELEMENTSOF(v->disk), &v->n_disk);
+        if (r < 0)
+                return r;
+        if (asprintf(&sysdir, "/sys/class/block/%s", basename(real)) < 0)
+                return -ENOMEM;
+        return kernel_partitions(sysdir, v->kern, ELEMENTSOF(v->kern), &v->n_kern);
+}
+
+static const struct part *find_part(const struct part *parts, size_t n, unsigned partno) {
+        for (size_t i = 0; i < n; i++)
+                if (parts[i].partno == partno)
+                        return &parts[i];
+        return NULL;
+}
+
+int signatures_kernel_partitions_match(const char *dev) {
+        _cleanup_(view_done) struct partitions_view v = { .fd = -EBADF };
+        int r;
+
+        r = view_read(dev, &v);
+        if (r < 0)
+                return r;
+        if (v.n_disk != v.n_kern)
+                return 0;
+        for (size_t i = 0; i < v.n_disk; i++) {
+                const struct part *k = find_part(v.kern, v.n_kern, v.disk[i].partno);
+                if (!k || k->start != v.disk[i].start || k->size != v.disk[i].size)
+                        return 0;
+        }
+        return 1;
+}
+
+int signatures_reread_partitions(const char *dev) {
+        _cleanup_(view_done) struct partitions_view v = { .fd = -EBADF };
+        int r;
+
+        r = view_read(dev, &v);
+        if (r < 0)
+                return r;
+        /* Where the whole disk is not in use, the kernel re-reads it all.
+         * Some kernels and containers accept this and do nothing, so the
+         * result is compared with the table below in any case. */
+        if (ioctl(v.fd, BLKRRPART, 0) == 0) {
+                r = view_read(dev, &v);
+                if (r < 0)
+                        return r;
+        }
+
+        /* As partx does: drop what differs, add what is missing (BLKPG). */
+        for (size_t k = 0; k < v.n_kern; k++) {
+                const struct part *d = find_part(v.disk, v.n_disk, v.kern[k].partno);
+                if (d && d->start == v.kern[k].start && d->size == v.kern[k].size)
+                        continue;
+                r = blkpg(v.fd, BLKPG_DEL_PARTITION, &v.kern[k]);
+                if (r < 0)
+                        return r;
+                v.kern[k].partno = 0;
+        }
+        for (size_t i = 0; i < v.n_disk; i++) {
+                if (find_part(v.kern, v.n_kern, v.disk[i].partno))
+                        continue;
+                r = blkpg(v.fd, BLKPG_ADD_PARTITION, &v.disk[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int signatures_check_fs(struct step_context *ctx, const char *dev, const char *type, const char *uuid, const char *label) {

@@ -22,10 +22,16 @@ int signatures_scan(const char *dev, bool wipe, bool dry_run, char ***ret_found)
  * also when nothing is found (then *ret_type is NULL). */
 int signatures_probe_fs(const char *dev, char **ret_type, char **ret_uuid, char **ret_label);
 
-/* Re-reads the partition table of dev into the kernel (BLKRRPART), so the
- * partition devices follow what is on disk.  Returns 0 or a negative errno
- * (-EBUSY when a partition is in use). */
+/* Makes the kernel's partitions of dev (and so /dev/DEVpN) follow the table
+ * on disk: BLKRRPART, then, as partx does, BLKPG to remove partitions that
+ * differ and add missing ones (BLKRRPART alone is refused while a partition
+ * is open, and is a silent no-op in some containers).  Returns 0 or a
+ * negative errno (-EBUSY when a partition to remove is in use). */
 int signatures_reread_partitions(const char *dev);
+
+/* >0 when the kernel's partitions of dev are those of the table on disk,
+ * 0 when not, or a negative errno. */
+int signatures_kernel_partitions_match(const char *dev);
 
 struct step_context;
 

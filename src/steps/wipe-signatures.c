@@ -2,9 +2,9 @@
 /* wipe-signatures: removes every signature from a target disk and its
  * partitions (libblkid blkid_do_wipe, as `wipefs -a` does), so that no old
  * filesystem, RAID member or partition table is found there later.
- *   check: nothing left, or the disk already carries the table this plan's
- *          partition-disk step writes (the wipe is then behind us: checking
- *          for "no signatures" again would fail on our own table).
+ *   check: nothing left; or this plan's partition-disk step for the disk
+ *          has started (journal) or its table is there: the wipe is then
+ *          behind us, and "no signatures" would fail on our own table.
  *   undo:  none; it runs on a new disk, before anything is created. */
 #include <stdio.h>
 
@@ -33,6 +33,14 @@ static int wipe_signatures_check(struct step_context *ctx, const struct plan_ste
         if (r < 0)
                 return r;
         ps = partition_step_for(ctx->plan, disk);
+        if (ps && ctx->journal) {
+                /* Once the plan's own partitioning of this disk has started,
+                 * what is found there is ours, possibly half written if that
+                 * step was cut: the wipe is behind us. */
+                enum step_state st = ctx->journal->steps[ps - ctx->plan->steps].state;
+                if (st != STEP_STATE_PENDING && st != STEP_STATE_UNDONE)
+                        return 1;
+        }
         if (ps) {
                 r = step_partition_disk.check(ctx, ps);
                 if (r != 0)

@@ -193,3 +193,46 @@ static inline struct journal *test_journal_load(char *const *dirs, char ***warni
         free(e);
         return j;
 }
+
+#include <fcntl.h>
+
+/* Redirects stdout into a file under dir until test_capture_end(), which
+ * returns what was printed (caller frees). */
+struct test_capture {
+        int saved;
+        char *dir;
+};
+
+static inline void test_capture_begin(struct test_capture *c, const char *dir) {
+        char *p = test_path(dir, "captured-stdout");
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fflush(stdout);
+        c->saved = dup(STDOUT_FILENO);
+        c->dir = strdup(dir);
+        ASSERT(fd >= 0 && c->saved >= 0 && c->dir);
+        ASSERT(dup2(fd, STDOUT_FILENO) == STDOUT_FILENO);
+        close(fd);
+        free(p);
+}
+
+static inline char *test_capture_end(struct test_capture *c) {
+        fflush(stdout);
+        ASSERT(dup2(c->saved, STDOUT_FILENO) == STDOUT_FILENO);
+        close(c->saved);
+        char *text = test_read(c->dir, "captured-stdout");
+        ASSERT(text);
+        free(c->dir);
+        return text;
+}
+
+/* One entry of write-fstab's "entries" argument. */
+static inline json_object *test_fstab_entry(const char *mountpoint, const char *fstype, const char *old_uuid,
+                                            const char *new_source) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "filesystem", json_object_new_string("fs"));
+        json_object_object_add(e, "mountpoint", json_object_new_string(mountpoint));
+        json_object_object_add(e, "fstype", json_object_new_string(fstype));
+        json_object_object_add(e, "old_uuid", json_object_new_string(old_uuid));
+        json_object_object_add(e, "new_source", json_object_new_string(new_source));
+        return e;
+}

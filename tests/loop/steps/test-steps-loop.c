@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The real step kinds on a loop device, through the executor:
+ * wipe-signatures, partition-disk, mkfs, mkswap, write-fstab.  The results
+ * are read back with other tools (sfdisk --json, blkid -p, wipefs, tune2fs)
+ * than the ones the steps use.  Covers: a disk full of stale signatures is
+ * wiped (partition contents included), the planned GPT is written exactly,
+ * the filesystems get their planned UUIDs and labels, a second apply runs
+ * nothing, rollback leaves the disk without any signature and the fstab as
+ * it was, a dry run changes nothing, and SIGKILL at random moments of the
+ * apply followed by resume always ends in the planned state.
+ * Needs root and loop devices; exits 77 otherwise. */
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "tests/unit/exec/exec-test.h"
+#include "exec/executor.h"
+#include "steps/step.h"
+#include "util/run.h"
+#include "util/strutil.h"
+
+#define MiB (1024ull * 1024ull)
+
+#define DISK_ID "5E1F0C8A-1B2C-4D3E-8F90-A1B2C3D4E5F6"
+#define P1_UUID "11111111-2222-4333-8444-555555555555"
+#define P2_UUID "66666666-7777-4888-9999-AAAAAAAAAAAA"
+#define RAID_GUID "A19D880F-05FC-4D3B-A006-743F0F84911E"
+#define SWAP_GUID "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
+#define FS_UUID "0b0b0b0b-0000-4000-8000-00000000000a"
+#define SWAP_UUID "0b0b0b0b-0000-4000-8000-00000000000b"
+
+static const char fstab_original[] =
+        "# static file system information\n"
+        "UUID=11112222-3333-4444-5555-666677778888 / ext4 errors=remount-ro 0 1\n"
+        "UUID=9999aaaa-bbbb-cccc-dddd-eeeeffff0000 none swap sw 0 0\n";
+
+static char *tmp, *image, *dev, *p1, *p2, *target_etc, *state;
+
+static char *run_out(const char *const *argv) {
+        char *out = NULL;
+        int r = run_argv(argv, RUN_CAPTURE_STDOUT, &out, NULL);
+        if (r != 0) {
+                char *cmd = argv_to_string(argv);
+                fprintf(stderr, "%s: exit %d\n", cmd, r);
+                free(cmd);
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static void cleanup(void) {
+        if (dev) {
+                const char *argv[] = { "losetup", "-d", dev, NULL };
+                (void) run_argv(argv, 0, NULL, NULL); /* best effort at exit */
+        }
+        if (tmp)
+                test_rm_rf(tmp);
+}
+
+/* sfdisk's re-read is a no-op in some containers: partx adds what the
+ * kernel lacks (and drops what is gone). */
+static void sync_kernel_partitions(void) {
+        const char *del[] = { "partx", "--delete", dev, NULL }, *add[] = { "partx", "--add", dev, NULL };
+        (void) run_argv(del, RUN_QUIET_STDERR, NULL, NULL); /* fails when there is nothing to delete */
+        ASSERT(run_argv(add, 0, NULL, NULL) == 0);
+}
+
+static void on_abort(int sig) {
+        cleanup();
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+}
+
+/* A disk that looks used: a DOS table with an ext4 and a swap area, whose
+ * first partition starts where the planned one does. */
+static void make_stale_disk(void) {
+        char *cmd = NULL;
+        ASSERT(asprintf(&cmd, "sfdisk --quiet %s >/dev/null", dev) >= 0);
+        FILE *f = popen(cmd, "w");
+        ASSERT(f);
+        fputs("label: dos\n,16M,83\n,8M,82\n", f);
+        ASSERT(pclose(f) == 0);
+        free(cmd);
+        sync_kernel_partitions();
+        const char *mk[] = { "mkfs.ext4", "-q", "-F", p1, NULL }, *sw[] = { "mkswap", p2, NULL };
+        ASSERT(run_argv(mk, RUN_CAPTURE_STDOUT, NULL, NULL) == 0);
+        ASSERT(run_argv(sw, RUN_CAPTURE_STDOUT, NULL, NULL) == 0);
+        test_write(target_etc, "fstab", fstab_original);
+}
+
+static json_object *partition(unsigned partno, uint64_t start, uint64_t size, const char *type, const char *name,
+                              const char *uuid, bool bootable) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "partno", json_object_new_int((int) partno));
+        json_object_object_add(o, "start", json_object_new_int64((int64_t) start));
+        json_object_object_add(o, "size", json_object_new_int64((int64_t) size));
+        json_object_object_add(o, "type", json_object_new_string(type));
+        json_object_object_add(o, "use", json_object_new_string("raid"));
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_object_add(o, "uuid", json_object_new_string(uuid));
+        json_object_object_add(o, "bootable", json_object_new_boolean(bootable));
+        return o;
+}
+
+static void set_args(struct plan_step *s, json_object *args) {
+        json_object_put(s->args);
+        s->args = args;
+}
+
+static struct plan *make_plan(void) {
+        static const char *const ids[] = { "wipe", "partition", "mkfs-root", "mkswap", "write-fstab" };
+        static const enum step_kind kinds[] = { STEP_WIPE_SIGNATURES, STEP_PARTITION_DISK, STEP_MKFS, STEP_MKSWAP,
+                                                STEP_WRITE_FSTAB };
+        struct plan *p = test_plan_new("sha256:loop", ids, ELEMENTSOF(ids), STEP_MKFS, ELEMENTSOF(ids));
+        json_object *a;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                p->steps[i].kind = kinds[i];
+        p->steps[0].reversible = false;
+
+        a = json_object_new_object();
+        json_object_object_add(a, "disk", json_object_new_string(dev));
+        json_object *sigs = json_object_new_array(), *sig = json_object_new_object();
+        json_object_object_add(sig, "type", json_object_new_string("dos"));
+        json_object_object_add(sig, "offset", json_object_new_int(510));
+        json_object_array_add(sigs, sig);
+        json_object_object_add(a, "signatures", sigs);
+        set_args(&p->steps[0], a);
+
+        a = json_object_new_object();
+        json_object_object_add(a, "disk", json_object_new_string(dev));
+        json_object_object_add(a, "label", json_object_new_string("gpt"));
+        json_object_object_add(a, "disk_id", json_object_new_string(DISK_ID));
+        json_object_object_add(a, "sector_size", json_object_new_int(512));
+        json_object *parts = json_object_new_array();
+        json_object_array_add(parts, partition(1, 1 * MiB, 32 * MiB, RAID_GUID, "root", P1_UUID, false));
+        json_object_array_add(parts, partition(2, 33 * MiB, 16 * MiB, SWAP_GUID, "swap", P2_UUID, true));
+        json_object_object_add(a, "partitions", parts);
+        set_args(&p->steps[1], a);
+
+        a = json_object_new_object();
+        json_object_object_add(a, "filesystem", json_object_new_string("root"));
+        json_object_object_add(a, "device", json_object_new_string(p1));
+        json_object_object_add(a, "type", json_object_new_string("ext4"));
+        json_object_object_add(a, "uuid", json_object_new_string(FS_UUID));
+        json_object_object_add(a, "label", json_object_new_string("newroot"));
+        set_args(&p->steps[2], a);
+
+        a = json_object_new_object();
+        json_object_object_add(a, "filesystem", json_object_new_string("swap"));
+        json_object_object_add(a, "device", json_object_new_string(p2));
+        json_object_object_add(a, "uuid", json_object_new_string(SWAP_UUID));
+        json_object_object_add(a, "label", json_object_new_string("newswap"));
+        set_args(&p->steps[3], a);
+
+        a = json_object_new_object();
+        char *fstab = test_path(target_etc, "fstab");
+        json_object_object_add(a, "path", json_object_new_string(fstab));
+        free(fstab);
+        json_object *entries = json_object_new_array();
+        json_object_array_add(entries, test_fstab_entry("/", "ext4", "11112222-3333-4444-5555-666677778888", "UUID=" FS_UUID));
+        json_object_array_add(entries, test_fstab_entry("none", "swap", "9999aaaa-bbbb-cccc-dddd-eeeeffff0000", "UUID=" SWAP_UUID));
+        json_object_object_add(a, "entries", entries);
+        set_args(&p->steps[4], a);
+        return p;
+}
+
+static json_object *get(json_object *o, const char *key) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(o, key, &v)) {
+                fprintf(stderr, "no key %s in %s\n", key, json_object_to_json_string(o));
+                abort();
+        }
+        return v;
+}
+
+static void assert_string(json_object *o, const char *key, const char *want) {
+        const char *have = json_object_get_string(get(o, key));
+        if (!streq_ptr(have, want)) {
+                fprintf(stderr, "%s is %s, expected %s\n", key, strna(have), want);
+                abort();
+        }
+}
+
+/* What the plan promises, read back with sfdisk, blkid and the file. */
+static void assert_planned_state(void) {
+        const char *sf[] = { "sfdisk", "--json", dev, NULL };
+        char *out = run_out(sf);
+        ASSERT(out);
+        json_object *root = json_tokener_parse(out), *pt = get(root, "partitiontable");
+        assert_string(pt, "label", "gpt");
+        assert_string(pt, "id", DISK_ID);
+        ASSERT(json_object_get_int(get(pt, "sectorsize")) == 512);
+        json_object *parts = get(pt, "partitions");
+        ASSERT(json_object_array_length(parts) == 2);
+        json_object *a = json_object_array_get_idx(parts, 0), *b = json_object_array_get_idx(parts, 1);
+        ASSERT(json_object_get_int64(get(a, "start")) == 2048 && json_object_get_int64(get(a, "size")) == 65536);
+        assert_string(a, "type", RAID_GUID);
+        assert_string(a, "uuid", P1_UUID);
+        assert_string(a, "name", "root");
+        ASSERT(json_object_get_int64(get(b, "start")) == 67584 && json_object_get_int64(get(b, "size")) == 32768);
+        assert_string(b, "type", SWAP_GUID);
+        assert_string(b, "uuid", P2_UUID);
+        assert_string(b, "name", "swap");
+        ASSERT_CONTAINS(json_object_get_string(get(b, "attrs")), "LegacyBIOSBootable");
+        json_object_put(root);
+        free(out);
+
+        const char *b1[] = { "blkid", "-p", "-o", "export", p1, NULL }, *b2[] = { "blkid", "-p", "-o", "export", p2, NULL };
+        out = run_out(b1);
+        ASSERT_CONTAINS(out, "TYPE=ext4\n");
+        ASSERT_CONTAINS(out, "UUID=" FS_UUID "\n");
+        ASSERT_CONTAINS(out, "LABEL=newroot\n");
+        free(out);
+        out = run_out(b2);
+        ASSERT_CONTAINS(out, "TYPE=swap\n");
+        ASSERT_CONTAINS(out, "UUID=" SWAP_UUID "\n");
+        ASSERT_CONTAINS(out, "LABEL=newswap\n");
+        free(out);
+
+        char *fstab = test_read(target_etc, "fstab");
+        ASSERT_CONTAINS(fstab, "UUID=" FS_UUID " / ext4 errors=remount-ro 0 1\n");
+        ASSERT_CONTAINS(fstab, "UUID=" SWAP_UUID " none swap sw 0 0\n");
+        ASSERT_CONTAINS(fstab, "# static file system information\n");
+        free(fstab);
+}
+
+static char *wipefs_listing(void) {
+        const char *argv[] = { "wipefs", "--no-act", "--all", dev, NULL };
+        char *out = run_out(argv);
+        ASSERT(out);
+        return out;
+}
+
+static char *created_time(void) {
+        const char *argv[] = { "tune2fs", "-l", p1, NULL };
+        char *out = run_out(argv);
+        ASSERT(out);
+        char *l = strstr(out, "Filesystem created:");
+        ASSERT(l);
+        char *r = strndup(l, strcspn(l, "\n"));
+        free(out);
+        return r;
+}
+
+static char **dirs(void) {
+        static char *d[2];
+        d[0] = state;
+        d[1] = NULL;
+        return d;
+}
+
+static void reset_state(void) {
+        test_rm_rf(state);
+        ASSERT(mkdir(state, 0700) == 0);
+}
+
+static void test_wipe_reaches_partition_contents(void) {
+        static const char *const ids[] = { "wipe" };
+        struct plan *full = make_plan(), *p = test_plan_new("sha256:wipe", ids, 1, STEP_WIPE_SIGNATURES, 1);
+        struct executor_options opts = {};
+        char *e = NULL;
+
+        make_stale_disk();
+        set_args(&p->steps[0], json_object_get(full->steps[0].args));
+        reset_state();
+        struct journal *j = test_journal_new(p, dirs());
+        ASSERT_OK(executor_apply(p, j, step_table, &opts, &e));
+        char *listing = wipefs_listing();
+        ASSERT(streq(listing, ""));
+        free(listing);
+
+        /* Writing the same old table again must not bring the old
+         * filesystems back: the wipe reached inside the partitions. */
+        char *cmd = NULL;
+        ASSERT(asprintf(&cmd, "sfdisk --quiet %s >/dev/null", dev) >= 0);
+        FILE *f = popen(cmd, "w");
+        fputs("label: dos\n,16M,83\n,8M,82\n", f);
+        ASSERT(pclose(f) == 0);
+        free(cmd);
+        sync_kernel_partitions();
+        const char *w1[] = { "wipefs", "--no-act", p1, NULL };
+        char *out = run_out(w1);
+        ASSERT(out);
+        if (!streq(out, ""))
+                fprintf(stderr, "wipefs still finds on %s: %s\n", p1, out);
+        ASSERT(streq(out, ""));
+        free(out);
+
+        journal_free(j);
+        test_plan_free(p);
+        test_plan_free(full);
+        free(e);
+}
+
+static void test_apply_noop_rollback(void) {
+        struct executor_options opts = {};
+        char *e = NULL;
+
+        make_stale_disk();
+        reset_state();
+        struct plan *p = make_plan();
+        struct journal *j = test_journal_new(p, dirs());
+        int r = executor_apply(p, j, step_table, &opts, &e);
+        if (r < 0)
+                fprintf(stderr, "apply: %s\n", e);
+        ASSERT_OK(r);
+        assert_planned_state();
+
+        /* Second apply: every check holds, nothing runs again. */
+        char *before = created_time();
+        sleep(1);
+        ASSERT_OK(executor_apply(p, j, step_table, &opts, &e));
+        char *after = created_time();
+        ASSERT(streq(before, after));
+        for (size_t i = 0; i < p->n_steps; i++)
+                ASSERT(j->steps[i].attempts == 1);
+        free(before);
+        free(after);
+
+        /* Rollback: nothing left on the disk, the fstab as it was. */
+        r = executor_rollback(p, j, step_table, &opts, &e);
+        if (r < 0)
+                fprintf(stderr, "rollback: %s\n", e);
+        ASSERT_OK(r);
+        char *listing = wipefs_listing();
+        ASSERT(streq(listing, ""));
+        free(listing);
+        char *fstab = test_read(target_etc, "fstab");
+        ASSERT(streq(fstab, fstab_original));
+        free(fstab);
+
+        journal_free(j);
+        test_plan_free(p);
+        free(e);
+}
+
+static void test_dry_run_changes_nothing(void) {
+        struct executor_options opts = { .dry_run = true };
+        struct test_capture cap;
+        char *e = NULL;
+
+        make_stale_disk();
+        char *before = wipefs_listing();
+        struct plan *p = make_plan();
+        test_capture_begin(&cap, tmp);
+        int r = executor_apply(p, NULL, step_table, &opts, &e);
+        char *out = test_capture_end(&cap);
+        if (r < 0)
+                fprintf(stderr, "dry run: %s\n", e);
+        ASSERT_OK(r);
+        char *after = wipefs_listing();
+        ASSERT(streq(before, after) && !streq(before, ""));
+        char *fstab = test_read(target_etc, "fstab");
+        ASSERT(streq(fstab, fstab_original));
+        ASSERT_CONTAINS(out, "would wipe: dos at offset 510 on ");
+        ASSERT_CONTAINS(out, "would write a gpt partition table with disk id " DISK_ID);
+        ASSERT_CONTAINS(out, "would run: mkfs.ext4 -F -q -U " FS_UUID " -L newroot ");
+        ASSERT_CONTAINS(out, "would run: mkswap -U " SWAP_UUID " -L newswap ");
+        ASSERT_CONTAINS(out, "would write: ");
+        ASSERT_CONTAINS(out, "UUID=" FS_UUID " / ext4 errors=remount-ro 0 1");
+        free(fstab);
+        free(before);
+        free(after);
+        free(out);
+        test_plan_free(p);
+        free(e);
+}
+
+static void test_killed_then_resumed(void) {
+        struct executor_options opts = {};
+        struct timespec ts;
+        unsigned iterations = 8, killed = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        srand((unsigned) ts.tv_nsec);
+        for (unsigned it = 0; it < iterations; it++) {
+                struct plan *p = make_plan();
+                char *e = NULL;
+                int status;
+
+                make_stale_disk();
+                reset_state();
+                pid_t pid = fork();
+                ASSERT(pid >= 0);
+                if (pid == 0) {
+                        /* Its own process group, so that mkfs dies with it,
+                         * as the whole unit does when systemd kills it. */
+                        setpgid(0, 0);
+                        struct journal *j = test_journal_new(p, dirs());
+                        _exit(executor_apply(p, j, step_table, &opts, &e) < 0 ? 3 : 0);
+                }
+                setpgid(pid, pid);
+                usleep((useconds_t) (rand() % 400000));
+                (void) kill(-pid, SIGKILL); /* may have finished already */
+                ASSERT(waitpid(pid, &status, 0) == pid);
+                ASSERT(!WIFEXITED(status) || WEXITSTATUS(status) == 0);
+                killed += WIFSIGNALED(status);
+                usleep(200000); /* let the killed mkfs release the device */
+
+                struct journal *j = NULL;
+                int r = journal_load(dirs(), &j, NULL, NULL);
+                if (r == -ENOENT)
+                        j = test_journal_new(p, dirs());
+                else
+                        ASSERT_OK(r);
+                r = executor_resume(p, j, step_table, &opts, &e);
+                if (r < 0)
+                        fprintf(stderr, "resume after kill: %s\n", e);
+                ASSERT_OK(r);
+                assert_planned_state();
+                journal_free(j);
+                test_plan_free(p);
+                free(e);
+        }
+        printf("killed at random moments: %u of %u runs killed, all resumed to the planned state\n", killed, iterations);
+}
+
+int main(void) {
+        if (getuid() != 0) {
+                printf("skipped: needs root for loop devices\n");
+                return 77;
+        }
+        log_set_max_level(getenv("ROOTRAID_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
+        tmp = test_tmpdir();
+        atexit(cleanup);
+        signal(SIGABRT, on_abort);
+        image = test_path(tmp, "disk.img");
+        target_etc = test_path(tmp, "target-etc");
+        state = test_path(tmp, "state");
+        ASSERT(mkdir(target_etc, 0755) == 0);
+        FILE *f = fopen(image, "we");
+        ASSERT(f && ftruncate(fileno(f), (off_t) (64 * MiB)) == 0);
+        fclose(f);
+        const char *argv[] = { "losetup", "--find", "--show", "--partscan", image, NULL };
+        char *out = run_out(argv);
+        if (!out || !startswith(out, "/dev/loop")) {
+                printf("skipped: cannot set up a loop device\n");
+                free(out);
+                return 77;
+        }
+        out[strcspn(out, "\n")] = 0;
+        dev = out;
+        ASSERT(asprintf(&p1, "%sp1", dev) >= 0 && asprintf(&p2, "%sp2", dev) >= 0);
+
+        test_wipe_reaches_partition_contents();
+        test_apply_noop_rollback();
+        test_dry_run_changes_nothing();
+        test_killed_then_resumed();
+        printf("steps on %s: all tests passed\n", dev);
+        return 0;
+}

@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The executor with a fake step kind whose end state is a file: apply
+ * order, idempotence, failure and resume, SIGKILL in the middle of every
+ * step and of every journal commit, rollback (order, refusal after the
+ * point of no return, interrupted rollback), interruption by signal, lock
+ * contention and dry run. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "exec-test.h"
+#include "exec/executor.h"
+#include "exec/journal.h"
+#include "exec/lock.h"
+#include "util/run.h"
+#include "util/strutil.h"
+
+static const char *const ids[] = { "s1", "s2", "s3", "s4" };
+#define N_STEPS ELEMENTSOF(ids)
+
+/* Where, in a child process, the fake step kills itself. */
+static const char *kill_id, *kill_phase;
+
+static void kill_point(const struct plan_step *step, const char *phase) {
+        if (kill_id && streq(kill_id, step->id) && streq(kill_phase, phase))
+                (void) raise(SIGKILL);
+}
+
+static void append(const char *dir, const char *name, const char *line) {
+        char *p = test_path(dir, name);
+        FILE *f = fopen(p, "ae");
+        ASSERT(f);
+        fprintf(f, "%s\n", line);
+        ASSERT(fclose(f) == 0);
+        free(p);
+}
+
+static const char *file_arg(struct step_context *ctx, const struct plan_step *step) {
+        const char *name = NULL;
+        ASSERT_OK(step_arg_string(ctx, step, "file", &name));
+        return name;
+}
+
+static int fake_check(struct step_context *ctx, const struct plan_step *step) {
+        const char *name = file_arg(ctx, step);
+        char marker[64];
+
+        snprintf(marker, sizeof marker, "check-error-%s", name);
+        if (test_exists(ctx->target_dir, marker))
+                return step_error(ctx, EIO, "injected check error of %s", name);
+        char *c = test_read(ctx->target_dir, name);
+        int r = c && streq(c, "done");
+        free(c);
+        return r;
+}
+
+static int fake_apply(struct step_context *ctx, const struct plan_step *step) {
+        const char *name = file_arg(ctx, step);
+        char marker[64];
+        int r;
+
+        if (!ctx->dry_run)
+                append(ctx->target_dir, "apply.log", name);
+        kill_point(step, "start");
+        snprintf(marker, sizeof marker, "fail-%s", name);
+        if (test_exists(ctx->target_dir, marker))
+                return step_error(ctx, EIO, "injected failure of %s", name);
+
+        char *path = test_path(ctx->target_dir, name), *touched = NULL;
+        ASSERT(asprintf(&touched, "%s.touched", path) >= 0);
+        /* An external command: in a dry run it is printed, not run. */
+        const char *argv[] = { "touch", touched, NULL };
+        r = run_argv_checked(argv, 0, NULL);
+        free(touched);
+        if (r < 0) {
+                free(path);
+                return step_error(ctx, r, "touch failed");
+        }
+        if (!ctx->dry_run)
+                test_write(ctx->target_dir, name, "partial");
+        kill_point(step, "partial");
+        r = step_write_file(ctx, path, "done", 4, 0644);
+        free(path);
+        if (r < 0)
+                return r;
+        kill_point(step, "end");
+
+        snprintf(marker, sizeof marker, "stop-%s", name);
+        if (test_exists(ctx->target_dir, marker))
+                executor_request_stop(); /* as SIGTERM would */
+        return 0;
+}
+
+static int fake_undo(struct step_context *ctx, const struct plan_step *step) {
+        const char *name = file_arg(ctx, step);
+        char *path = test_path(ctx->target_dir, name);
+
+        if (!ctx->dry_run)
+                append(ctx->target_dir, "undo.log", name);
+        kill_point(step, "undo");
+        int r = ctx->dry_run || unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+        free(path);
+        return r < 0 ? step_error(ctx, r, "cannot remove the file") : 0;
+}
+
+static const struct step_ops fake_ops = {
+        .kind = STEP_MKFS,
+        .check = fake_check,
+        .apply = fake_apply,
+        .undo = fake_undo,
+};
+
+static const struct step_ops *const fake_table[_STEP_KIND_MAX] = {
+        [STEP_MKFS] = &fake_ops,
+};
+
+struct fixture {
+        char *tmp, *state, *a, *b;
+        char *dirs[3];
+        struct plan *plan;
+        struct executor_options opts;
+};
+
+static void fixture_init(struct fixture *f, size_t ponr) {
+        f->tmp = test_tmpdir();
+        f->state = test_path(f->tmp, "machine");
+        f->a = test_path(f->tmp, "old-root");
+        f->b = test_path(f->tmp, "new-root");
+        ASSERT(mkdir(f->state, 0755) == 0);
+        f->dirs[0] = f->a;
+        f->dirs[1] = f->b;
+        f->dirs[2] = NULL;
+        f->plan = test_plan_new("sha256:abcd", ids, N_STEPS, STEP_MKFS, ponr);
+        f->opts = (struct executor_options) { .target_dir = f->state };
+        executor_reset_stop();
+}
+
+static void fixture_done(struct fixture *f) {
+        test_rm_rf(f->tmp);
+        free(f->tmp);
+        free(f->state);
+        free(f->a);
+        free(f->b);
+        test_plan_free(f->plan);
+}
+
+static struct journal *new_journal(struct fixture *f) {
+        return test_journal_new(f->plan, f->dirs);
+}
+
+static struct journal *load(struct fixture *f) {
+        return test_journal_load(f->dirs, NULL);
+}
+
+static int apply(struct fixture *f, struct journal *j, char **e) {
+        free(*e);
+        *e = NULL;
+        return executor_apply(f->plan, j, fake_table, &f->opts, e);
+}
+
+/* Applies with marker (e.g. "fail-s3": s3 fails; "stop-s2": a stop is
+ * requested during s2) in place, expects error err, and returns the journal
+ * as resume would load it; *e holds the error sentence. */
+static struct journal *apply_with_marker(struct fixture *f, const char *marker, int err, char **e) {
+        struct journal *j = new_journal(f);
+        test_write(f->state, marker, "");
+        ASSERT_ERR(apply(f, j, e), err);
+        journal_free(j);
+        return load(f);
+}
+
+static void assert_all_done(struct fixture *f) {
+        struct journal *j = load(f);
+        ASSERT(j->run_state == RUN_STATE_FINISHED);
+        for (size_t i = 0; i < N_STEPS; i++) {
+                char *c = test_read(f->state, ids[i]);
+                ASSERT(c && streq(c, "done"));
+                free(c);
+                ASSERT(j->steps[i].state == STEP_STATE_DONE);
+                ASSERT(!j->steps[i].error);
+        }
+        journal_free(j);
+}
+
+static void assert_log(struct fixture *f, const char *name, const char *expected) {
+        char *c = test_read(f->state, name);
+        if (!streq(strempty(c), expected)) {
+                fprintf(stderr, "%s is \"%s\", expected \"%s\"\n", name, strempty(c), expected);
+                abort();
+        }
+        free(c);
+}
+
+static void test_apply_in_order_then_noop(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        ASSERT_OK(apply(&f, j, &e));
+        assert_all_done(&f);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns4\n");
+        for (size_t i = 0; i < N_STEPS; i++)
+                ASSERT(j->steps[i].attempts == 1 && j->steps[i].finished >= j->steps[i].started);
+        journal_free(j);
+
+        /* Applying again changes nothing: every end state holds. */
+        j = load(&f);
+        ASSERT_OK(apply(&f, j, &e));
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns4\n");
+        assert_all_done(&f);
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_failure_then_resume(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        ASSERT_CONTAINS(e, "'s3'");
+        ASSERT_CONTAINS(e, "injected failure of s3");
+        ASSERT_CONTAINS(e, "rootraid resume");
+        ASSERT(j->run_state == RUN_STATE_APPLYING);
+        ASSERT(j->steps[0].state == STEP_STATE_DONE && j->steps[1].state == STEP_STATE_DONE);
+        ASSERT(j->steps[2].state == STEP_STATE_FAILED);
+        ASSERT_CONTAINS(j->steps[2].error, "injected failure of s3");
+        ASSERT(j->steps[3].state == STEP_STATE_PENDING);
+        ASSERT(!test_exists(f.state, "s4"));
+
+        /* The cause is fixed; resume continues at s3. */
+        test_unlink(f.state, "fail-s3");
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        assert_all_done(&f);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns3\ns4\n");
+        ASSERT(j->steps[2].attempts == 2);
+        journal_free(j);
+
+        /* A check that cannot tell is an error too, and names the step. */
+        test_write(f.state, "check-error-s2", "");
+        j = load(&f);
+        ASSERT_ERR(apply(&f, j, &e), EIO);
+        ASSERT_CONTAINS(e, "'s2'");
+        ASSERT_CONTAINS(e, "injected check error of s2");
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+/* Runs apply (or rollback) in a child that dies by SIGKILL at the given
+ * point; returns after checking that it did die. */
+static void run_child_killed(struct fixture *f, bool rollback, const char *id, const char *phase, const char *journal_fault) {
+        int status;
+        pid_t pid = fork();
+
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                struct journal *j = NULL;
+                char *e = NULL;
+                kill_id = id;
+                kill_phase = phase;
+                if (journal_fault)
+                        setenv("ROOTRAID_FAULT_JOURNAL", journal_fault, 1);
+                if (rollback) {
+                        if (journal_load(f->dirs, &j, NULL, NULL) < 0)
+                                _exit(3);
+                        (void) executor_rollback(f->plan, j, fake_table, &f->opts, &e);
+                } else {
+                        j = new_journal(f);
+                        (void) apply(f, j, &e);
+                }
+                _exit(2); /* not killed: the fault point was not reached */
+        }
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+                fprintf(stderr, "child was not killed at %s/%s/%s (status %d)\n", strna(id), strna(phase),
+                        strna(journal_fault), status);
+                abort();
+        }
+}
+
+static unsigned count_lines(const char *text, const char *line) {
+        unsigned n = 0;
+        size_t l = strlen(line);
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                if (len == l && strncmp(p, line, l) == 0)
+                        n++;
+                p = nl ? nl + 1 : NULL;
+        }
+        return n;
+}
+
+static void test_kill_in_every_step(void) {
+        static const char *const phases[] = { "start", "partial", "end" };
+        unsigned runs = 0;
+
+        for (size_t i = 0; i < N_STEPS; i++)
+                for (size_t k = 0; k < ELEMENTSOF(phases); k++) {
+                        struct fixture f;
+                        char *e = NULL;
+
+                        fixture_init(&f, N_STEPS);
+                        run_child_killed(&f, false, ids[i], phases[k], NULL);
+
+                        struct journal *j = load(&f);
+                        ASSERT(j->steps[i].state == STEP_STATE_RUNNING);
+                        ASSERT(i + 1 == N_STEPS || j->steps[i + 1].state == STEP_STATE_PENDING);
+                        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+                        journal_free(j);
+                        assert_all_done(&f);
+
+                        /* Killed after the end state was reached: resume
+                         * sees it and does not apply the step again. */
+                        char *log = test_read(f.state, "apply.log");
+                        ASSERT(count_lines(log, ids[i]) == (streq(phases[k], "end") ? 1u : 2u));
+                        for (size_t o = 0; o < N_STEPS; o++)
+                                if (o != i)
+                                        ASSERT(count_lines(log, ids[o]) == 1);
+                        free(log);
+                        free(e);
+                        fixture_done(&f);
+                        runs++;
+                }
+        printf("killed in every step: %u runs resumed to completion\n", runs);
+}
+
+static void test_kill_in_every_commit(void) {
+        static const char *const points[] = { "before-write", "between-locations", "after-write" };
+        /* One commit for "applying", two per step, one for "finished". */
+        const unsigned commits = 2 + 2 * N_STEPS;
+        unsigned runs = 0;
+
+        for (unsigned g = 1; g <= commits; g++)
+                for (size_t k = 0; k < ELEMENTSOF(points); k++) {
+                        struct fixture f;
+                        struct journal *j = NULL;
+                        char fault[64], *e = NULL;
+
+                        fixture_init(&f, N_STEPS);
+                        snprintf(fault, sizeof fault, "%s@%u", points[k], g);
+                        run_child_killed(&f, false, NULL, NULL, fault);
+
+                        int r = journal_load(f.dirs, &j, NULL, NULL);
+                        if (r == -ENOENT) {
+                                /* Died before the first journal reached disk:
+                                 * nothing was applied; the verb starts afresh. */
+                                ASSERT(g == 1 && streq(points[k], "before-write"));
+                                ASSERT(!test_exists(f.state, "apply.log"));
+                                j = new_journal(&f);
+                        } else
+                                ASSERT_OK(r);
+                        ASSERT(j->generation == g - (streq(points[k], "before-write") ? 1 : 0));
+                        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+                        journal_free(j);
+                        assert_all_done(&f);
+                        free(e);
+                        fixture_done(&f);
+                        runs++;
+                }
+        printf("killed in every journal commit: %u runs resumed to completion\n", runs);
+}
+
+static void test_rollback_in_reverse(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        ASSERT_OK(apply(&f, j, &e));
+        ASSERT_OK(executor_rollback(f.plan, j, fake_table, &f.opts, &e));
+        assert_log(&f, "undo.log", "s4\ns3\ns2\ns1\n");
+        for (size_t i = 0; i < N_STEPS; i++)
+                ASSERT(!test_exists(f.state, ids[i]));
+        journal_free(j);
+        j = load(&f);
+        ASSERT(j->run_state == RUN_STATE_ROLLED_BACK);
+        for (size_t i = 0; i < N_STEPS; i++)
+                ASSERT(j->steps[i].state == STEP_STATE_UNDONE);
+        /* Resume after a finished rollback has nothing to do. */
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        ASSERT(!test_exists(f.state, "s1"));
+        /* A new apply after a rollback starts from the beginning. */
+        ASSERT_OK(apply(&f, j, &e));
+        journal_free(j);
+        assert_all_done(&f);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_rollback_after_failure(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        ASSERT_OK(executor_rollback(f.plan, j, fake_table, &f.opts, &e));
+        /* The failed step is undone too (it may have done part of its
+         * work); the pending one is left alone. */
+        assert_log(&f, "undo.log", "s3\ns2\ns1\n");
+        ASSERT(j->steps[3].state == STEP_STATE_PENDING);
+        ASSERT(!test_exists(f.state, "s1") && !test_exists(f.state, "s2"));
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_rollback_refused_after_point_of_no_return(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        /* s3 is the first step writing the old disk. */
+        fixture_init(&f, 2);
+        struct journal *j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        uint64_t g = j->generation;
+        ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ENOTRECOVERABLE);
+        ASSERT_CONTAINS(e, "Rollback refused");
+        ASSERT_CONTAINS(e, "'s3'");
+        ASSERT_CONTAINS(e, "old disk");
+        ASSERT_CONTAINS(e, "failed");
+        /* Nothing was undone and nothing recorded. */
+        ASSERT(!test_exists(f.state, "undo.log"));
+        ASSERT(test_exists(f.state, "s1") && test_exists(f.state, "s2"));
+        journal_free(j);
+        j = load(&f);
+        ASSERT(j->generation == g && j->run_state == RUN_STATE_APPLYING);
+        journal_free(j);
+        fixture_done(&f);
+
+        /* The same plan failing before the point of no return rolls back. */
+        fixture_init(&f, 2);
+        j = apply_with_marker(&f, "fail-s2", EIO, &e);
+        ASSERT_OK(executor_rollback(f.plan, j, fake_table, &f.opts, &e));
+        assert_log(&f, "undo.log", "s2\ns1\n");
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_rollback_killed_then_repeated(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        ASSERT_OK(apply(&f, j, &e));
+        journal_free(j);
+
+        run_child_killed(&f, true, "s2", "undo", NULL);
+        j = load(&f);
+        ASSERT(j->run_state == RUN_STATE_ROLLING_BACK);
+        ASSERT(j->steps[1].state == STEP_STATE_UNDOING);
+        ASSERT(j->steps[0].state == STEP_STATE_DONE);
+        /* An apply now would fight the unfinished rollback. */
+        ASSERT_ERR(apply(&f, j, &e), EINPROGRESS);
+        /* resume finishes the rollback. */
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        assert_log(&f, "undo.log", "s4\ns3\ns2\ns2\ns1\n");
+        for (size_t i = 0; i < N_STEPS; i++)
+                ASSERT(!test_exists(f.state, ids[i]) && j->steps[i].state == STEP_STATE_UNDONE);
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_done_step_no_longer_holds(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        ASSERT_OK(apply(&f, j, &e));
+
+        /* A reversible (idempotent) step is applied again. */
+        test_unlink(f.state, "s2");
+        ASSERT_OK(apply(&f, j, &e));
+        assert_all_done(&f);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns4\ns2\n");
+
+        /* Any other step is an error naming it, and nothing runs. */
+        f.plan->steps[1].reversible = false;
+        test_unlink(f.state, "s2");
+        ASSERT_ERR(apply(&f, j, &e), ESTALE);
+        ASSERT_CONTAINS(e, "'s2'");
+        ASSERT_CONTAINS(e, "no longer holds");
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns4\ns2\n");
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_refusals_before_anything_runs(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        /* A journal of another plan. */
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        free(f.plan->fingerprint);
+        f.plan->fingerprint = strdup("sha256:other");
+        ASSERT_ERR(apply(&f, j, &e), ESTALE);
+        ASSERT_CONTAINS(e, "another plan");
+        ASSERT(!test_exists(f.state, "apply.log"));
+        ASSERT(!test_exists(f.a, JOURNAL_FILE_NAME));
+        journal_free(j);
+        fixture_done(&f);
+
+        /* A step kind that is not implemented: refused up front, even
+         * though the steps before it could run. */
+        fixture_init(&f, N_STEPS);
+        f.plan->steps[3].kind = STEP_REBOOT;
+        j = new_journal(&f);
+        ASSERT_ERR(apply(&f, j, &e), EOPNOTSUPP);
+        ASSERT_CONTAINS(e, "'s4'");
+        ASSERT(!test_exists(f.state, "apply.log"));
+        ASSERT(!test_exists(f.a, JOURNAL_FILE_NAME));
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_interrupt_between_steps(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = apply_with_marker(&f, "stop-s2", ECANCELED, &e);
+        ASSERT_CONTAINS(e, "'s3'");
+        ASSERT_CONTAINS(e, "rootraid resume");
+        ASSERT(j->steps[1].state == STEP_STATE_DONE && j->steps[2].state == STEP_STATE_PENDING);
+        ASSERT(!test_exists(f.state, "s3"));
+
+        test_unlink(f.state, "stop-s2");
+        executor_reset_stop();
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        journal_free(j);
+        assert_all_done(&f);
+
+        /* The real signal sets the same flag. */
+        executor_reset_stop();
+        ASSERT_OK(executor_install_signal_handlers());
+        ASSERT(raise(SIGTERM) == 0);
+        ASSERT(executor_stop_requested());
+        executor_reset_stop();
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        free(e);
+        fixture_done(&f);
+}
+
+static void test_lock_contention(void) {
+        char *tmp = test_tmpdir(), *path = test_path(tmp, EXEC_LOCK_FILE_NAME), *e = NULL;
+        struct exec_lock *l = NULL;
+        int ready[2], done[2], status;
+        char c;
+
+        ASSERT(pipe(ready) == 0 && pipe(done) == 0);
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                if (exec_lock_acquire(path, &l, NULL) < 0)
+                        _exit(2);
+                (void) !write(ready[1], "x", 1);
+                (void) !read(done[0], &c, 1);
+                exec_lock_release(l);
+                _exit(0);
+        }
+        ASSERT(read(ready[0], &c, 1) == 1);
+
+        ASSERT_ERR(exec_lock_acquire(path, &l, &e), EAGAIN);
+        char pidstr[32];
+        snprintf(pidstr, sizeof pidstr, "pid %d,", (int) pid);
+        ASSERT_CONTAINS(e, pidstr);
+        ASSERT_CONTAINS(e, "this boot");
+        ASSERT_CONTAINS(e, path);
+        free(e);
+        e = NULL;
+
+        /* The holder goes away (here: by exiting; kill -9 does the same). */
+        ASSERT(write(done[1], "x", 1) == 1);
+        ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_OK(exec_lock_acquire(path, &l, &e));
+        char *content = test_read(tmp, EXEC_LOCK_FILE_NAME);
+        snprintf(pidstr, sizeof pidstr, "pid=%d\n", (int) getpid());
+        ASSERT_CONTAINS(content, pidstr);
+        free(content);
+        exec_lock_release(l);
+
+        /* A holder killed with SIGKILL leaves no stale lock. */
+        pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                if (exec_lock_acquire(path, &l, NULL) < 0)
+                        _exit(2);
+                raise(SIGKILL);
+        }
+        ASSERT(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+        ASSERT_OK(exec_lock_acquire(path, &l, NULL));
+        exec_lock_release(l);
+
+        for (int i = 0; i < 2; i++) {
+                close(ready[i]);
+                close(done[i]);
+        }
+        test_rm_rf(tmp);
+        free(tmp);
+        free(path);
+        free(e);
+}
+
+static void test_dry_run_writes_nothing(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        f.opts.dry_run = true;
+        struct test_capture cap;
+        test_capture_begin(&cap, f.tmp);
+        int r = executor_apply(f.plan, NULL, fake_table, &f.opts, &e);
+        char *text = test_capture_end(&cap);
+        ASSERT_OK(r);
+
+        /* The machine directory is as empty as before, no journal exists. */
+        for (size_t i = 0; i < N_STEPS; i++) {
+                char touched[32];
+                snprintf(touched, sizeof touched, "%s.touched", ids[i]);
+                ASSERT(!test_exists(f.state, ids[i]) && !test_exists(f.state, touched));
+        }
+        ASSERT(!test_exists(f.a, JOURNAL_FILE_NAME) && !test_exists(f.b, JOURNAL_FILE_NAME));
+        ASSERT(!run_get_dry_run());
+
+        /* Every command and every file is printed with its arguments. */
+        for (size_t i = 0; i < N_STEPS; i++) {
+                char *p = test_path(f.state, ids[i]), *line = NULL;
+                ASSERT(asprintf(&line, "would run: touch %s.touched", p) >= 0);
+                ASSERT_CONTAINS(text, line);
+                free(line);
+                ASSERT(asprintf(&line, "would write: %s (4 bytes", p) >= 0);
+                ASSERT_CONTAINS(text, line);
+                free(line);
+                free(p);
+        }
+        ASSERT_CONTAINS(text, "Step 4/4 s4");
+        free(text);
+        free(e);
+        fixture_done(&f);
+}
+
+int main(void) {
+        /* The executor logs to stderr; keep the test output readable. */
+        log_set_max_level(LOG_LEVEL_WARNING);
+        test_apply_in_order_then_noop();
+        test_failure_then_resume();
+        test_kill_in_every_step();
+        test_kill_in_every_commit();
+        test_rollback_in_reverse();
+        test_rollback_after_failure();
+        test_rollback_refused_after_point_of_no_return();
+        test_rollback_killed_then_repeated();
+        test_done_step_no_longer_holds();
+        test_refusals_before_anything_runs();
+        test_interrupt_between_steps();
+        test_lock_contention();
+        test_dry_run_writes_nothing();
+        printf("executor: all tests passed\n");
+        return 0;
+}
