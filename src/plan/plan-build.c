@@ -561,6 +561,14 @@ static int check_target(struct builder *b, size_t i) {
                         return refuse(b, -EBUSY, "%s is in use: %s is held by %s (an md array, LUKS mapping or LVM volume); stop it before using this disk.",
                                       name, d->kname, d->holders[0]);
         }
+        /* A PV without allocated extents has no holders, but its VG still
+         * counts on it. */
+        for (size_t j = 0; j < f->n_pvs; j++) {
+                const struct blockdev *d = f->pvs[j].kname ? facts_find_kname(f, f->pvs[j].kname) : NULL;
+                if (d && is_on(f, d, t, 0))
+                        return refuse(b, -EBUSY, "%s is in use: %s is a physical volume of volume group %s; vgreduce it first.",
+                                      name, d->kname, strna(f->pvs[j].vg));
+        }
         if (t->read_only)
                 return refuse(b, -EBUSY, "%s is read-only.", name);
 

@@ -1072,6 +1072,22 @@ static void schema_add_table(json_object *defs, const struct format_table *t) {
         if (t == &t_step) {
                 /* args: one if/then per kind. */
                 json_object *all = json_object_new_array();
+                /* undo is null exactly when reversible is false. */
+                for (int rev = 0; rev < 2; rev++) {
+                        json_object *cond = json_object_new_object(), *ifo = json_object_new_object(),
+                                *ifp = json_object_new_object(), *rc = json_object_new_object(),
+                                *then = json_object_new_object(), *thenp = json_object_new_object(),
+                                *u = json_object_new_object();
+                        json_object_object_add(rc, "const", json_object_new_boolean(rev));
+                        json_object_object_add(ifp, "reversible", rc);
+                        json_object_object_add(ifo, "properties", ifp);
+                        json_object_object_add(cond, "if", ifo);
+                        json_object_object_add(u, "type", json_object_new_string(rev ? "string" : "null"));
+                        json_object_object_add(thenp, "undo", u);
+                        json_object_object_add(then, "properties", thenp);
+                        json_object_object_add(cond, "then", then);
+                        json_object_array_add(all, cond);
+                }
                 for (int k = 0; k < _STEP_KIND_MAX; k++) {
                         const struct format_table *at = format_args_table(k);
                         _cleanup_free_ char *ref = NULL;
@@ -1111,7 +1127,7 @@ int format_schema(json_object **ret) {
         json_object_object_add(s, "description", json_object_new_string(
                 "Generated from src/plan/plan-format.c (the tables the loader validates with); "
                 "regenerate with tests/unit/plan/test-plan-schema --write. Beyond this schema the loader "
-                "also checks: step ids are unique; undo is null exactly when reversible is false; "
+                "also checks: step ids are unique; "
                 "every reference (array, filesystem, crypt, vg, disk, partno, point_of_no_return) names "
                 "something the target layout or the steps define; point_of_no_return is the first step "
                 "with writes_old_disk; the fingerprint is the SHA-256 of the canonical facts."));

@@ -398,6 +398,17 @@ static void test_refusals(void) {
         free(mbr->swaps[--mbr->n_swaps].source);
         free(mbr->swaps[mbr->n_swaps].kname);
 
+        struct lvm_pv *pvs = realloc(mbr->pvs, (mbr->n_pvs + 1) * sizeof(*pvs));
+        if (!pvs)
+                abort();
+        mbr->pvs = pvs;
+        mbr->pvs[mbr->n_pvs++] = (struct lvm_pv) { .name = xstrdup("/dev/sdb"), .kname = xstrdup("sdb"), .vg = xstrdup("vg9") };
+        expect_refusal(mbr, -EBUSY, "physical volume of volume group vg9", 0, true, "/dev/sdb", NULL);
+        mbr->n_pvs--;
+        free(mbr->pvs[mbr->n_pvs].name);
+        free(mbr->pvs[mbr->n_pvs].kname);
+        free(mbr->pvs[mbr->n_pvs].vg);
+
         CHECK(strv_extend(&sdb->holders, "md127") == 0, "oom");
         expect_refusal(mbr, -EBUSY, "held by md127", 0, false, "/dev/sdb", NULL);
         sdb->holders = strv_free(sdb->holders);
@@ -605,7 +616,7 @@ static const struct violation violations[] = {
         { "broken-partition-reference", NULL, "no partition 9 on disk", true },
         { "uuid-disagrees-with-target", NULL, "is not the uuid of target array", true },
         { "duplicate-step-id", "steps[2].id", "duplicate id", true },
-        { "undo-without-reversible", "steps[0].undo", "must be null when reversible is false", true },
+        { "undo-without-reversible", "steps[0].undo", "must be null when reversible is false", false },
         { "wrong-point-of-no-return", "point_of_no_return", "must be \"partition-old-disk\"", true },
         { "edited-facts", "fingerprint", "does not match facts", true },
 };
