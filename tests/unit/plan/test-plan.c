@@ -289,6 +289,27 @@ static void test_whole_disk(void) {
         CHECK(streq_ptr(pj_str(first_kind(p, STEP_UPDATE_INITRAMFS)->args, "generator"), "dracut"), "dracut");
 }
 
+/* Other hardware: NVMe names (nvme-eui.*, partitions with "p"), virtio
+ * disks with and without serial (by-path), a three-way mirror. */
+static void test_hardware(void) {
+        _cleanup_facts_free_ struct facts *nvme = load_facts("nvme-uefi"), *virtio = load_facts("virtio");
+        _cleanup_plan_free_ struct plan *p = NULL, *q = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        CHECK(build(nvme, 0, false, &p, &err, "/dev/nvme1n1", NULL) == 0, "nvme: %s", strna(err));
+        if (p)
+                check_common(p, "nvme-uefi");
+        CHECK(build(virtio, 0, false, &q, &err, "/dev/vdb", "/dev/vdd", NULL) == 0, "virtio: %s", strna(err));
+        if (!q)
+                return;
+        check_common(q, "virtio");
+        json_object *disks = pj_get(q->target, "disks");
+        CHECK(json_object_array_length(disks) == 3 &&
+              startswith(strempty(pj_str(json_object_array_get_idx(disks, 2), "device")), "/dev/disk/by-path/"),
+              "the disk without serial is named by path");
+        CHECK(json_object_array_length(pj_get(target_array(q, "root"), "members")) == 3, "a three-way mirror");
+}
+
 static void test_levels(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
         static const unsigned levels[] = { 1, 5, 6, 10 };
@@ -711,6 +732,7 @@ int main(int argc, char *argv[]) {
                 { "luks", test_luks },
                 { "whole-disk", test_whole_disk },
                 { "levels", test_levels },
+                { "hardware", test_hardware },
                 { "md-geometry", test_md_geometry },
                 { "deterministic", test_deterministic },
                 { "refusals", test_refusals },
