@@ -198,6 +198,14 @@ static int apply_one(struct run *x, size_t i) {
 
         ctx_begin(x, s);
 
+        if (i == x->plan->point_of_no_return) {
+                if (x->opts->dry_run)
+                        printf("Point of no return: the steps from here on write to the old disk; "
+                               "rollback is refused once they have started.\n");
+                else if (st == STEP_STATE_PENDING)
+                        log_notice("Step '%s' writes to the old disk: from here on rollback is refused.", s->id);
+        }
+
         if (x->opts->dry_run) {
                 printf("Step %zu/%zu %s (%s): %s\n", i + 1, x->plan->n_steps, s->id, kind_name(s->kind),
                        strna(s->description));

@@ -88,6 +88,15 @@ static int fake_apply(struct step_context *ctx, const struct plan_step *step) {
         snprintf(marker, sizeof marker, "stop-%s", name);
         if (test_exists(ctx->target_dir, marker))
                 executor_request_stop(); /* as SIGTERM would */
+
+        /* A command that complains on stderr, for the log test. */
+        snprintf(marker, sizeof marker, "stderr-%s", name);
+        if (test_exists(ctx->target_dir, marker)) {
+                char missing[64];
+                snprintf(missing, sizeof missing, "/nonexistent-rootraid-%s", name);
+                const char *ls[] = { "ls", missing, NULL };
+                (void) run_argv(ls, 0, NULL, NULL); /* it fails; only its message matters */
+        }
         return 0;
 }
 
@@ -611,6 +620,37 @@ static void test_lock_contention(void) {
         free(e);
 }
 
+static void test_log_file(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        test_write(f.state, "stderr-s2", "");
+        test_write(f.state, "fail-s3", "");
+        ASSERT_OK(journal_log_open(j));
+        ASSERT_ERR(apply(&f, j, &e), EIO);
+        journal_log_close(j);
+        /* Messages logged after closing stay out of the file. */
+        log_error("not for the journal's log");
+
+        /* Both locations hold the executor's messages, debug ones included,
+         * and the external command's stderr, with timestamps. */
+        for (size_t i = 0; i < 2; i++) {
+                char *log = test_read(f.dirs[i], JOURNAL_LOG_NAME);
+                ASSERT_CONTAINS(log, "info Step 1/4 s1: Create the file s1");
+                ASSERT_CONTAINS(log, "debug Running: touch ");
+                ASSERT_CONTAINS(log, "/nonexistent-rootraid-s2");
+                ASSERT_CONTAINS(log, "error Step 's3' failed: apply failed: injected failure of s3");
+                ASSERT(!strstr(log, "not for the journal's log"));
+                ASSERT(log[0] >= '2' && log[4] == '-' && log[10] == 'T'); /* 2026-11-21T... */
+                free(log);
+        }
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
 static void test_dry_run_writes_nothing(void) {
         struct fixture f;
         char *e = NULL;
@@ -644,6 +684,19 @@ static void test_dry_run_writes_nothing(void) {
                 free(p);
         }
         ASSERT_CONTAINS(text, "Step 4/4 s4");
+        ASSERT(!strstr(text, "Point of no return"));
+        free(text);
+        fixture_done(&f);
+
+        /* With s3 writing the old disk, the dry run says where rollback
+         * stops being possible. */
+        fixture_init(&f, 2);
+        f.opts.dry_run = true;
+        test_capture_begin(&cap, f.tmp);
+        ASSERT_OK(executor_apply(f.plan, NULL, fake_table, &f.opts, &e));
+        text = test_capture_end(&cap);
+        char *mark = strstr(text, "Point of no return"), *s2 = strstr(text, "Step 2/4 s2"), *s3 = strstr(text, "Step 3/4 s3");
+        ASSERT(mark && s2 && s3 && s2 < mark && mark < s3);
         free(text);
         free(e);
         fixture_done(&f);
@@ -665,6 +718,7 @@ int main(void) {
         test_interrupt_between_steps();
         test_lock_contention();
         test_dry_run_writes_nothing();
+        test_log_file();
         printf("executor: all tests passed\n");
         return 0;
 }
