@@ -897,13 +897,14 @@ static int layout(struct builder *b) {
                 for (size_t i = 0; i < b->n_units; i++)
                         b->units[i].size = b->units[i].preferred;
         } else {
-                /* Shrink the copied filesystems to their minimum and give
+                /* Shrink the copied filesystems (and the PV, which only
+                 * needs its allocated extents) to their minimum and give
                  * what is left to the largest of them. */
                 size_t largest = SIZE_MAX;
                 for (size_t i = 0; i < b->n_units; i++) {
                         struct unit *u = &b->units[i];
                         u->size = u->min;
-                        if ((u->kind == UNIT_FS || u->kind == UNIT_LUKS) &&
+                        if ((u->kind == UNIT_FS || u->kind == UNIT_LUKS || u->kind == UNIT_PV) &&
                             (largest == SIZE_MAX || u->preferred > b->units[largest].preferred))
                                 largest = i;
                 }

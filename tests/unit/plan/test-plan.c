@@ -207,6 +207,19 @@ static void test_bios_mbr(void) {
               strstr(s, "Data to copy: 3.0 GiB") && strstr(s, "Point of no return: step") &&
               strstr(s, "├─/dev/disk/by-id/wwn-0x5000c50000000a01-part1"), "summary:\n%s", s);
         free(s);
+
+        /* A smaller new disk: the root filesystem shrinks to its data and
+         * a margin, swap keeps its size, and all fits on both disks. */
+        _cleanup_plan_free_ struct plan *q = NULL;
+        facts_find_kname(f, "sdb")->size = 8 * GIB;
+        CHECK(build(f, 0, false, &q, &err, "/dev/sdb", NULL) == 0, "8 GiB target: %s", strna(err));
+        if (q) {
+                check_common(q, "bios-mbr onto a smaller disk");
+                json_object *rootfs = pj_find(pj_get(q->target, "filesystems"), "name", "root");
+                CHECK(pj_u64(rootfs, "size") >= 3 * GIB + 300 * MIB && pj_u64(rootfs, "size") < 6 * GIB,
+                      "root of %" PRIu64 " for 3 GiB of data", pj_u64(rootfs, "size"));
+                CHECK(pj_u64(target_array(q, "swap"), "member_size") == 2047 * MIB, "swap keeps its size");
+        }
 }
 
 static void test_bios_gpt(void) {
@@ -257,6 +270,23 @@ static void test_lvm(void) {
         json_object *vg = json_object_array_get_idx(pj_get(p->target, "volume_groups"), 0);
         CHECK(vg && streq_ptr(pj_str(vg, "old_pv_uuid"), "A4pv00-0000-0000-0000-0000-0000-000001"), "old PV named");
         CHECK(pj_u64(target_array(p, "pv"), "size") >= 17 * GIB, "the PV array holds the allocated extents");
+
+        /* A smaller new disk: the PV array shrinks to the allocated extents
+         * plus what the disk has left, and still holds them. */
+        _cleanup_plan_free_ struct plan *q = NULL;
+        struct blockdev *sdb = facts_find_kname(f, "sdb");
+        sdb->size = 18 * GIB;
+        CHECK(build(f, 0, false, &q, &err, "/dev/sdb", NULL) == 0, "18 GiB target: %s", strna(err));
+        if (q) {
+                check_common(q, "lvm onto a smaller disk");
+                uint64_t s = pj_u64(target_array(q, "pv"), "size");
+                CHECK(s >= 17 * GIB && s < 18 * GIB, "PV array of %" PRIu64, s);
+        }
+        sdb->size = 17 * GIB;
+        _cleanup_plan_free_ struct plan *r = NULL;
+        free(err);
+        err = NULL;
+        CHECK(build(f, 0, false, &r, &err, "/dev/sdb", NULL) == -ENOSPC && err && strstr(err, "too small by"), "17 GiB target: %s", strna(err));
 }
 
 static void test_luks(void) {
