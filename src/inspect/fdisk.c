@@ -175,7 +175,9 @@ int inspect_fdisk(struct inspect_ctx *c) {
                 struct blockdev *d = &c->f->devices[i];
                 int r;
 
-                if (d->type != BLOCKDEV_DISK && d->type != BLOCKDEV_MD)
+                /* A loop device attached without partition scanning still
+                 * has its table read: it is a disk image. */
+                if (d->type != BLOCKDEV_DISK && d->type != BLOCKDEV_MD && d->type != BLOCKDEV_LOOP)
                         continue;
                 r = read_table(c, d);
                 if (r < 0)

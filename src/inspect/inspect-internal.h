@@ -50,6 +50,10 @@ struct blockdev *inspect_resolve(const struct facts *f, const char *spec);
  * Returns NULL on OOM or a malformed UUID. */
 char *uuid_to_mdadm(const char *uuid);
 
+/* The sources, in the order inspect_system() calls them.  Each reads one
+ * source into c->f and returns 0, or a negative errno with c->error set to
+ * a sentence (ictx_fail).  What one cannot read about one device (no
+ * permission, no node) is left unset rather than failing the whole. */
 int inspect_sysfs(struct inspect_ctx *c);
 int inspect_probe(struct inspect_ctx *c);
 int inspect_fdisk(struct inspect_ctx *c);

@@ -51,6 +51,11 @@ static int read_luks(struct inspect_ctx *c, struct blockdev *d) {
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
         crypt_set_log_callback(cd, quiet_log, NULL);
+        /* crypt_load() takes LUKS2's read lock, a file under
+         * /run/cryptsetup (tmpfs), as cryptsetup luksDump does: nothing on
+         * a disk.  Switching locking off instead would be for the whole
+         * process and for good (libcryptsetup cannot switch it back on),
+         * and the executor writes LUKS headers later in this process. */
         r = crypt_load(cd, CRYPT_LUKS, NULL);
         if (r < 0)
                 /* blkid saw the magic but the header does not load (damaged,

@@ -118,6 +118,8 @@ static int probe_signatures(blkid_probe pr, struct blockdev *d) {
         for (unsigned n = 0; n < 64 && blkid_do_probe(pr) == 0; n++) {
                 const char *type = NULL, *offset = NULL;
 
+                /* Without an offset (a prober that sets none) the
+                 * signature is still listed, at 0. */
                 if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0)
                         (void) blkid_probe_lookup_value(pr, "SBMAGIC_OFFSET", &offset, NULL);
                 else if (blkid_probe_lookup_value(pr, "PTTYPE", &type, NULL) == 0)

@@ -2,7 +2,7 @@
 /* Inspects the live system while test-inspect-loop.sh has real images on
  * loop devices, and checks that each is seen as written: tables, types,
  * roles, UUIDs, PARTUUIDs, LUKS header, LVM PV, mounts and usage.
- * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG */
+ * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG NOSCAN-LOOP */
 #include <libgen.h>
 
 #include "../../unit/inspect/inspect-test.h"
@@ -139,8 +139,8 @@ int main(int argc, char *argv[]) {
         struct facts *f = NULL;
         char *err = NULL;
 
-        if (argc != 7) {
-                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG\n", argv[0]);
+        if (argc != 8) {
+                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG NOSCAN\n", argv[0]);
                 return 2;
         }
         int r = inspect_system(&o, &f, &err);
@@ -170,6 +170,16 @@ int main(int argc, char *argv[]) {
         CHECK_U64(blank->size, 1 * GiB);
         CHECK_U64(blank->n_signatures, 0);
         CHECK(blank->fstype == NULL && blank->table == NULL);
+
+        /* A table on a loop device without partition devices: still read. */
+        struct blockdev *noscan = dev(f, kname_of(argv[7], 0));
+        CHECK(noscan->type == BLOCKDEV_LOOP);
+        CHECK(noscan->table && noscan->table->type == PARTITION_TABLE_GPT);
+        if (noscan->table) {
+                CHECK_STR(noscan->table->id, "B5000000-0000-4000-8000-0000000000D0");
+                CHECK_U64(noscan->table->n_partitions, 1);
+                CHECK(noscan->table->n_partitions == 1 && noscan->table->partitions[0].kname == NULL);
+        }
 
         for (size_t i = 0; i < f->n_devices; i++)
                 CHECK(!f->devices[i].stable_id || !strstr(f->devices[i].stable_id, "/dev/sd"));

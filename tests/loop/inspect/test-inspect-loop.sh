@@ -31,9 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-attach() { # VAR IMAGE: attaches IMAGE with partition scanning, sets VAR
-        local l
-        l=$(losetup -f --show -P "$2") || skip "cannot attach a loop device"
+attach() { # VAR IMAGE [no-scan]: attaches IMAGE (with partition scanning), sets VAR
+        local l scan=(-P)
+        [ "${3:-}" = no-scan ] && scan=()
+        l=$(losetup -f --show "${scan[@]}" "$2") || skip "cannot attach a loop device"
         LOOPS+=("$l")
         printf -v "$1" %s "$l"
 }
@@ -95,10 +96,16 @@ attach WHOLE "$TMP/whole.img"
 truncate -s 1G "$TMP/blank.img"
 attach BLANK "$TMP/blank.img"
 
+# 5. a disk image attached without partition scanning: a loop device with
+# a table but no partition devices.
+truncate -s 256M "$TMP/noscan.img"
+printf 'label: gpt\nlabel-id: B5000000-0000-4000-8000-0000000000D0\ntype=linux\n' | sfdisk -q "$TMP/noscan.img" || exit 1
+attach NOSCAN "$TMP/noscan.img" no-scan
+
 # The root of the mbr layout is mounted, so mountinfo and statvfs have it.
 mkdir -p "$TMP/mnt"
 mount "${MBR}p1" "$TMP/mnt" || exit 1
 dd if=/dev/zero of="$TMP/mnt/data" bs=1M count=20 status=none
 sync
 
-"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG"
+"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG" "$NOSCAN"
