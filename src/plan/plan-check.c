@@ -141,12 +141,15 @@ int plan_check_facts(const struct plan *p, const struct facts *now, char **ret_e
                 fclose(out);
                 return r;
         }
-        if (n == 0 && streq_ptr(fp, p->fingerprint)) {
+        if (n == 0 && streq_ptr(fp, p->fingerprint) &&
+            !(p->machine_id && now->machine_id && !streq(p->machine_id, now->machine_id))) {
                 json_object_put(cur);
                 fclose(out);
                 return 0;
         }
 
+        if (p->machine_id && now->machine_id && !streq(p->machine_id, now->machine_id))
+                say(out, &n, "machine-id %s -> %s: this is another machine", p->machine_id, now->machine_id);
         static const char *const scalars[] = { "firmware", "boot_loader", "initramfs" };
         for (size_t k = 0; k < ELEMENTSOF(scalars); k++)
                 if (!streq_ptr(pj_str(p->facts, scalars[k]), pj_str(cur, scalars[k])))

@@ -866,6 +866,9 @@ static int validate_value(json_object *v, const struct format_field *f, enum fie
                         if (!ok)
                                 return fail(ret_error, path, "unsupported value %" PRIi64, i);
                 }
+                if (streq(f->name, "format_version") && (i < f->min || i > f->max))
+                        return fail(ret_error, path, "unsupported format version %" PRIi64 ": this rootraid reads version %" PRIi64
+                                    "; use the rootraid that wrote the plan, or plan again", i, f->max);
                 if (f->max > 0 && (i < f->min || i > f->max))
                         return fail(ret_error, path, "%" PRIi64 " is out of range %" PRIi64 "..%" PRIi64, i, f->min, f->max);
                 return 0;

@@ -132,7 +132,8 @@ int plan_print_summary(const struct plan *p, FILE *f) {
         if (p->point_of_no_return < p->n_steps)
                 fprintf(f, "  %s (the current disk, from step %zu on, after the system runs from the arrays)\n",
                         strna(pj_str(d0, "device")), p->point_of_no_return + 1);
-        fprintf(f, "Data to copy: %s.\n", format_bytes(a, sizeof a, p->copy_bytes));
+        fprintf(f, "Data to copy%s: %s.\n", p->strategy == STRATEGY_LVM ? " or move (pvmove)" : "",
+                format_bytes(a, sizeof a, p->copy_bytes));
         if (p->point_of_no_return < p->n_steps)
                 fprintf(f, "Point of no return: step %zu (%s): before it, rollback restores the current system exactly; "
                         "from it on, the old disk is overwritten.\n", p->point_of_no_return + 1, p->steps[p->point_of_no_return].id);

@@ -544,6 +544,15 @@ static void test_stale(void) {
         _cleanup_facts_free_ struct facts *h = load_facts("uefi");
         CHECK(plan_check_facts(p, h, &changes) == -ESTALE, "another machine accepted");
         CHECK(changes && strstr(changes, "firmware: bios -> uefi"), "firmware change not named: %s", strna(changes));
+
+        /* The same disks, another machine-id: a clone, not this machine. */
+        free(changes);
+        changes = NULL;
+        _cleanup_facts_free_ struct facts *k = load_facts("bios-mbr");
+        free(k->machine_id);
+        k->machine_id = xstrdup("0123456789abcdef0123456789abcdef");
+        CHECK(plan_check_facts(p, k, &changes) == -ESTALE && changes && strstr(changes, "another machine"),
+              "a clone accepted: %s", strna(changes));
 }
 
 /* ---- loader: one invalid document per violation class ---- */
@@ -638,6 +647,8 @@ static char *make_violation(json_object *root, const struct violation *v, char *
                 json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 0), "reversible", json_object_new_boolean(false));
         } else if (streq(v->name, "wrong-point-of-no-return")) {
                 json_object_object_add(root, "point_of_no_return", json_object_new_string("verify"));
+        } else if (streq(v->name, "future-format")) {
+                json_object_object_add(root, "format_version", json_object_new_int(2));
         } else if (streq(v->name, "edited-facts")) {
                 json_object_object_add(pj_get(root, "facts"), "firmware", json_object_new_string("uefi"));
         } else
@@ -670,6 +681,7 @@ static const struct violation violations[] = {
         { "undo-without-reversible", "steps[0].undo", "must be null when reversible is false", false },
         { "wrong-point-of-no-return", "point_of_no_return", "must be \"partition-old-disk\"", true },
         { "edited-facts", "fingerprint", "does not match facts", true },
+        { "future-format", "format_version", "unsupported format version 2", false },
 };
 
 static json_object *valid_document(void) {
