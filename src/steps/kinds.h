@@ -11,3 +11,5 @@ extern const struct step_ops step_partition_disk;
 extern const struct step_ops step_mkfs;
 extern const struct step_ops step_mkswap;
 extern const struct step_ops step_write_fstab;
+extern const struct step_ops step_write_crypttab;
+extern const struct step_ops step_write_mdadm_conf;

@@ -11,6 +11,8 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_MKFS] = &step_mkfs,
         [STEP_MKSWAP] = &step_mkswap,
         [STEP_WRITE_FSTAB] = &step_write_fstab,
+        [STEP_WRITE_CRYPTTAB] = &step_write_crypttab,
+        [STEP_WRITE_MDADM_CONF] = &step_write_mdadm_conf,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {
