@@ -128,6 +128,18 @@ static json_object *esp_args(const struct builder *b, const struct disk_ids *ids
         return NULL;
 }
 
+/* {array, device, uuid}: how steps name an array they act on. */
+static json_object *array_ref(const struct unit *u) {
+        json_object *o = json_object_new_object();
+        char dev[64];
+
+        snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
+        add_str(o, "array", u->name);
+        add_str(o, "device", dev);
+        add_str(o, "uuid", u->md_uuid);
+        return o;
+}
+
 /* ---- source tree ---- */
 
 json_object *pb_source_node(const struct builder *b, const struct blockdev *d, unsigned depth) {
@@ -288,19 +300,12 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 const struct unit *u = &b->units[i];
                 if (!unit_on_array(u))
                         continue;
-                json_object *c = json_object_new_object(), *rf = json_object_new_object();
-                snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
-                add_str(c, "array", u->name);
-                add_str(c, "device", dev);
-                add_str(c, "uuid", u->md_uuid);
+                json_object *c = array_ref(u);
                 snprintf(path, sizeof path, "%s:%s", strempty(f->hostname), u->name);
                 add_str(c, "name", path);
                 add_str(c, "metadata", "1.2");
                 json_object_array_add(arrays_conf, c);
-                add_str(rf, "array", u->name);
-                add_str(rf, "device", dev);
-                add_str(rf, "uuid", u->md_uuid);
-                json_object_array_add(arrays_ref, rf);
+                json_object_array_add(arrays_ref, array_ref(u));
                 json_object_array_add(array_uuids, json_object_new_string(u->md_uuid));
         }
 
@@ -358,10 +363,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 if (!unit_on_array(u))
                         continue;
                 snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
-                args = json_object_new_object();
-                add_str(args, "array", u->name);
-                add_str(args, "device", dev);
-                add_str(args, "uuid", u->md_uuid);
+                args = array_ref(u);
                 add_str(args, "name", u->name);
                 add_u64(args, "level", b->level);
                 add_str(args, "metadata", "1.2");
@@ -762,10 +764,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 add_str(m, "disk", old_id);
                 add_u64(m, "partno", u->partno);
                 add_bool(m, "missing", true);
-                args = json_object_new_object();
-                add_str(args, "array", u->name);
-                add_str(args, "device", dev);
-                add_str(args, "uuid", u->md_uuid);
+                args = array_ref(u);
                 json_object_object_add(args, "member", m);
                 est = est_new("The old disk's partition is a member of the array.");
                 snprintf(path, sizeof path, "%s-part%u", old_id, u->partno);
