@@ -259,7 +259,7 @@ static const struct format_table t_filesystem = {
         (const struct format_field[]) {
                 STR("name", "Identifier within the plan.", .pattern = P_NAME),
                 STR("type", "Filesystem type.", .values = v_fstype),
-                STR("uuid", "New UUID (mkfs -U / mkswap -U / mkfs.vfat -i).", .pattern = P_NEW_FS_UUID),
+                STR("uuid", "New UUID (mkfs -U / mkswap -U); for vfat the volume id XXXX-XXXX as blkid shows it (mkfs.vfat -i XXXXXXXX).", .pattern = P_NEW_FS_UUID),
                 STRN("label", "Label, the same as the old filesystem's."),
                 STRN("mountpoint", "Where it is mounted in the migrated system (null for swap and secondary ESPs)."),
                 STR("device", "Device it is made on (stable path).", .pattern = P_DEV, .not_pattern = P_UNSTABLE),
@@ -314,7 +314,7 @@ static const struct format_table t_target = {
 /* ---- steps ---- */
 
 static const struct format_table t_check = {
-        "check", "One condition that holds once the step is done; re-checked on resume.",
+        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified.",
         (const struct format_field[]) {
                 STR("check", "What is checked.", .values = v_check),
                 STR("target", "What it is checked on (device, path, array, phase)."),
@@ -388,7 +388,7 @@ static const struct format_table t_signature = {
 };
 
 static const struct format_table a_wipe_signatures = {
-        "args-wipe-signatures", "Remove the listed signatures from a target disk and its partitions (blkid_do_wipe, as wipefs -a).",
+        "args-wipe-signatures", "Remove every signature libblkid finds on a target disk and on its partitions (blkid_do_wipe, as wipefs -a on each). The list is what planning found, offsets counted from the start of the disk; the fingerprint covers them, so a plan whose target changed since is refused before this step runs.",
         (const struct format_field[]) {
                 DISK_REF("disk", "Target disk."),
                 ARR("signatures", t_signature, "Signatures found when planning (on the disk itself).", .min_items = 1),
@@ -397,7 +397,7 @@ static const struct format_table a_wipe_signatures = {
 };
 
 static const struct format_table a_partition_disk = {
-        "args-partition-disk", "Write a new partition table (libfdisk), exactly as described.",
+        "args-partition-disk", "Write a new partition table (libfdisk) exactly as described (label, disk id, each partition's number, start, size, type, GPT name and UUID, bootable flag), then remove any signature found inside each new partition (wipefs -a), so that no stale superblock survives in an array member. On the old disk this is the point of no return.",
         (const struct format_field[]) {
                 DISK_REF("disk", "Disk to partition."),
                 STR("label", "Table type.", .values = v_label),
