@@ -3,6 +3,7 @@
  * command line, and the configuration a migration must carry over
  * (GRUB_CMDLINE_LINUX, grub-pc's install devices, mdadm's MAILADDR); and
  * the host's identity. */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <sys/utsname.h>
@@ -129,6 +130,34 @@ static char *shell_value(const char *line, const char *key, bool *oom) {
         return r;
 }
 
+/* Replaces "$KEY" and "${KEY}" in v by prev (or nothing), the one
+ * expansion these files use: GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX x"
+ * in a grub.d snippet.  Takes v; returns the result, NULL on OOM. */
+static char *expand_self(char *v, const char *key, const char *prev) {
+        char plain[128], braced[128];
+        const char *forms[] = { braced, plain };
+
+        snprintf(plain, sizeof plain, "$%s", key);
+        snprintf(braced, sizeof braced, "${%s}", key);
+        for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
+                char *at;
+                while ((at = strstr(v, forms[f]))) {
+                        char *n = NULL;
+                        const char *rest = at + strlen(forms[f]);
+                        /* "$KEYX" names another variable: leave it */
+                        if (f == 1 && (isalnum((unsigned char) *rest) || *rest == '_'))
+                                break;
+                        if (asprintf(&n, "%.*s%s%s", (int) (at - v), v, strempty(prev), rest) < 0) {
+                                free(v);
+                                return NULL;
+                        }
+                        free(v);
+                        v = n;
+                }
+        }
+        return v;
+}
+
 /* The last assignment of key in the file below the root wins, as when the
  * shell sources it.  Leaves *value alone when the file has none. */
 static int read_assignment(const struct inspect_ctx *c, const char *path, const char *key, char **value) {
@@ -146,6 +175,9 @@ static int read_assignment(const struct inspect_ctx *c, const char *path, const 
                 if (oom)
                         return -ENOMEM;
                 if (v) {
+                        v = expand_self(v, key, *value);
+                        if (!v)
+                                return -ENOMEM;
                         free(*value);
                         *value = v;
                 }
