@@ -27,6 +27,11 @@ static const struct verb verbs[] = {
         { "copy", verb_copy, "copy a filesystem tree exactly and fast; final sync; verify" },
         { "plan", verb_plan, "inspect and plan the migration onto RAID (changes nothing)" },
         { "show", verb_show, "print a saved plan; --check it against the machine" },
+        { "apply", verb_apply, "run a plan: migrate this machine onto RAID (journaled)" },
+        { "resume", verb_resume, "continue the journaled migration after an interruption or reboot" },
+        { "rollback", verb_rollback, "undo the migration, before its point of no return" },
+        { "status", verb_status, "show the journaled migration's state" },
+        { "verify", verb_verify, "check the migrated system's arrays, configuration and boot loader" },
 };
 
 /* Exit codes, documented in the README and rootraid(8).  Errors travel as
@@ -53,6 +58,7 @@ static const struct {
         { -EAGAIN, 11, "refused: another rootraid executor is running (the message names it)" },
         { -ECANCELED, 12, "interrupted (SIGINT/SIGTERM) between steps: run 'rootraid resume'" },
         { -EINPROGRESS, 13, "refused: a rollback is unfinished: run 'rootraid rollback' to finish it" },
+        { -ERESTART, 14, "the machine is rebooting to continue: run 'rootraid resume' once it is back" },
 };
 
 static int exit_code_for(int r) {

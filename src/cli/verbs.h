@@ -8,6 +8,11 @@
 int verb_copy(int argc, char *argv[]);
 int verb_plan(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
+int verb_apply(int argc, char *argv[]);
+int verb_resume(int argc, char *argv[]);
+int verb_rollback(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_verify(int argc, char *argv[]);
 
 struct facts;
 /* Inspects the machine (root needed: -EACCES otherwise) or a sysroot, and

@@ -253,6 +253,12 @@ static int apply_one(struct run *x, size_t i) {
                 log_info("Step '%s': end state already holds; not applying it again.", s->id);
         else {
                 r = ops->apply(&x->ctx, s);
+                if (r == -ERESTART)
+                        /* The step goes on after a reboot (the reboot kind):
+                         * it stays "running", and the resume after the boot
+                         * checks it. */
+                        return fail(x, r, "Step '%s': the machine is rebooting. Once it is back, run 'rootraid resume'.",
+                                    s->id);
                 if (r < 0)
                         return step_failed(x, i, r, "apply failed");
                 r = ops->check(&x->ctx, s);

@@ -40,7 +40,9 @@ void executor_reset_stop(void);
  * *ret_error saying which step failed and why (caller frees): -ESTALE plan or
  * journal do not match the machine, -EOPNOTSUPP a step kind is not
  * implemented, -ECANCELED interrupted, -EINPROGRESS a rollback is
- * unfinished, or the step's own error.  The journal stays resumable. */
+ * unfinished, -ERESTART a step rebooted the machine (it stays running;
+ * resume after the boot), or the step's own error.  The journal stays
+ * resumable. */
 int executor_apply(const struct plan *p, struct journal *j, const struct step_ops *const *table,
                    const struct executor_options *opts, char **ret_error);
 

@@ -13,6 +13,19 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_WRITE_FSTAB] = &step_write_fstab,
         [STEP_WRITE_CRYPTTAB] = &step_write_crypttab,
         [STEP_WRITE_MDADM_CONF] = &step_write_mdadm_conf,
+        [STEP_MD_CREATE] = &step_md_create,
+        [STEP_MD_ADD] = &step_md_add,
+        [STEP_MOUNT_TARGET] = &step_mount_target,
+        [STEP_WAIT_RESYNC] = &step_wait_resync,
+        [STEP_COPY_LIVE] = &step_copy_live,
+        [STEP_COPY_FINAL] = &step_copy_final,
+        [STEP_RUN_HOOKS] = &step_run_hooks,
+        [STEP_UPDATE_INITRAMFS] = &step_update_initramfs,
+        [STEP_INSTALL_BOOTLOADER] = &step_install_bootloader,
+        [STEP_BOOT_ONCE] = &step_boot_once,
+        [STEP_REBOOT] = &step_reboot,
+        [STEP_CONFIRM_BOOT] = &step_confirm_boot,
+        [STEP_VERIFY] = &step_verify,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {

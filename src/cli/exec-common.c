@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared by the executor verbs; see exec-common.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/exec-common.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+int exec_journal_dirs(const char *target_dir, char ***ret) {
+        _cleanup_strv_free_ char **dirs = NULL;
+        _cleanup_free_ char *t = NULL;
+        struct stat a, b;
+
+        if (strv_extend(&dirs, JOURNAL_DIR) < 0)
+                return -ENOMEM;
+        if (target_dir && asprintf(&t, "%s" JOURNAL_DIR, target_dir) >= 0 && stat(t, &a) == 0 &&
+            !(stat(JOURNAL_DIR, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) && strv_extend(&dirs, t) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(dirs);
+        return 0;
+}
+
+const char *exec_target_dir(const struct plan *p) {
+        for (size_t i = 0; p && i < p->n_steps; i++) {
+                json_object *v;
+                if (p->steps[i].kind == STEP_MOUNT_TARGET && p->steps[i].args &&
+                    json_object_object_get_ex(p->steps[i].args, "root", &v) && json_object_is_type(v, json_type_string))
+                        return json_object_get_string(v);
+        }
+        return EXEC_DEFAULT_TARGET;
+}
+
+int exec_take_lock(struct exec_lock **ret) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (geteuid() != 0)
+                return log_error_errno(-EACCES, "Running a migration needs root.");
+        r = mkdir_p(JOURNAL_DIR, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", JOURNAL_DIR);
+        r = exec_lock_acquire(JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME, ret, &error);
+        if (r == -EAGAIN)
+                return log_error_errno(r, "Another rootraid executor is running: %s", strna(error));
+        if (r < 0)
+                return log_error_errno(r, "Cannot take the lock %s: %s", JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME,
+                                       error ? error : "%m");
+        return 0;
+}
+
+int exec_load(struct journal **ret_journal, struct plan **ret_plan) {
+        _cleanup_strv_free_ char **dirs = NULL, **warnings = NULL;
+        _cleanup_journal_free_ struct journal *j = NULL;
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *error = NULL;
+        const char *text;
+        int r;
+
+        r = exec_journal_dirs(EXEC_DEFAULT_TARGET, &dirs);
+        if (r < 0)
+                return log_oom();
+        r = journal_load(dirs, &j, &warnings, &error);
+        for (size_t i = 0; warnings && warnings[i]; i++)
+                log_warning("%s", warnings[i]);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No migration is recorded on this machine (no journal in %s).", JOURNAL_DIR);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the journal: %s", error ? error : "%m");
+        if (!j->plan)
+                return log_error_errno(-EBADMSG, "The journal carries no plan.");
+        text = json_object_to_json_string_ext(j->plan, JSON_C_TO_STRING_PLAIN);
+        r = plan_load_string(text, strlen(text), &p, &error);
+        if (r < 0)
+                return log_error_errno(r, "The plan in the journal is invalid: %s", strna(error));
+
+        /* The plan may put the new root elsewhere than the default. */
+        const char *target = exec_target_dir(p);
+        if (!streq(target, EXEC_DEFAULT_TARGET)) {
+                _cleanup_strv_free_ char **more = NULL;
+                if (exec_journal_dirs(target, &more) >= 0)
+                        for (size_t i = 0; more && more[i]; i++)
+                                if (!strv_contains(j->locations, more[i]))
+                                        (void) journal_add_location(j, more[i]);
+        }
+        *ret_journal = TAKE_PTR(j);
+        *ret_plan = TAKE_PTR(p);
+        return 0;
+}
+
+void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total) {
+        static const struct plan_step *step;
+        static struct timespec start, last;
+        struct timespec now;
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+
+        if (!isatty(STDERR_FILENO))
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (step != ctx->step) {
+                step = ctx->step;
+                start = now;
+                last = (struct timespec) {};
+        }
+        bool final = total > 0 && done >= total;
+        if (!final && now.tv_sec - last.tv_sec < 1)
+                return;
+        last = now;
+        double elapsed = (double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9;
+        double rate = elapsed > 0 ? (double) done / elapsed : 0;
+        const char *id = ctx->step ? ctx->step->id : "";
+        if (ctx->step && (ctx->step->kind == STEP_WAIT_RESYNC)) {
+                /* md counts in 512-byte sectors */
+                fprintf(stderr, "\r%s: %5.1f%%  %s of %s", id, total ? 100.0 * (double) done / (double) total : 0.0,
+                        format_bytes(a, sizeof a, done * 512), format_bytes(b, sizeof b, total * 512));
+        } else
+                fprintf(stderr, "\r%s: %5.1f%%  %s of ~%s  %s/s", id,
+                        total ? 100.0 * (double) MIN(done, total) / (double) total : 0.0, format_bytes(a, sizeof a, done),
+                        format_bytes(b, sizeof b, total), format_bytes(c, sizeof c, (uint64_t) rate));
+        if (rate > 0 && total > done)
+                fprintf(stderr, "  ETA %.0f s   ", (double) (total - done) / rate);
+        else
+                fputs("            ", stderr);
+        if (final)
+                fputc('\n', stderr);
+        fflush(stderr);
+}
+
+int exec_report(int r, const char *error, const char *what) {
+        if (r == -ERESTART) {
+                log_notice("%s", error ? error : "The machine is rebooting; run 'rootraid resume' once it is back.");
+                return r;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s", error ? error : what);
+        return 0;
+}

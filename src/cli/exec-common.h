@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* What the executor verbs (apply, resume, rollback, status, verify) share:
+ * where the journal is looked for, taking the lock, loading the journal
+ * and the plan embedded in it, and the progress display. */
+
+#include <stdbool.h>
+
+#include "exec/journal.h"
+#include "exec/lock.h"
+#include "plan/plan.h"
+#include "steps/step.h"
+
+#define EXEC_DEFAULT_TARGET "/run/rootraid/target"
+
+/* The directories a journal may be in: JOURNAL_DIR on the running root and
+ * TARGET/var/lib/rootraid when the new root is mounted there (and is not
+ * the same directory).  Caller frees the strv. */
+int exec_journal_dirs(const char *target_dir, char ***ret);
+
+/* The new root's mount point according to the plan (its mount-target
+ * step), or EXEC_DEFAULT_TARGET. */
+const char *exec_target_dir(const struct plan *p);
+
+/* Takes the executor lock (JOURNAL_DIR/lock); logs who holds it when
+ * refused (-EAGAIN). */
+int exec_take_lock(struct exec_lock **ret);
+
+/* Loads the newest valid journal and the plan embedded in it.  -ENOENT
+ * (logged) when there is none. */
+int exec_load(struct journal **ret_journal, struct plan **ret_plan);
+
+/* The executor's progress callback: a line with percentage, rate and ETA
+ * on a terminal (stderr), nothing otherwise. */
+void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total);
+
+/* Logs the result of an executor call and returns r (with ERESTART as a
+ * notice rather than an error). */
+int exec_report(int r, const char *error, const char *what);

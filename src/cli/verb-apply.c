@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* rootraid apply PLAN: checks the plan against the machine, asks, and runs
+ * it with a journal (JOURNAL_DIR, and the new root once mounted). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/exec-common.h"
+#include "cli/verbs.h"
+#include "exec/executor.h"
+#include "inspect/inspect.h"
+#include "steps/step.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+static void help(void) {
+        printf("Usage: rootraid apply PLAN [OPTIONS]\n\n"
+               "Migrate this machine as the plan (from 'rootraid plan') says.  The plan is refused if\n"
+               "the machine changed since it was made.  The run is journaled: after an interruption\n"
+               "or the planned reboot, 'rootraid resume' continues; before the point of no return\n"
+               "'rootraid rollback' restores the starting system.\n\n"
+               "Options:\n"
+               "  -y --yes       do not ask for confirmation on a terminal\n"
+               "  -n --dry-run   print every command and file the steps would run and write;\n"
+               "                 change nothing\n"
+               "  -h --help      show this help\n");
+}
+
+static bool confirm(const struct plan *p) {
+        char answer[16] = {};
+
+        (void) plan_print_summary(p, stdout);
+        printf("\nThis changes the disks listed above. Type 'yes' to start: ");
+        fflush(stdout);
+        if (!fgets(answer, sizeof answer, stdin))
+                return false;
+        return streq(strstrip_trailing(answer), "yes");
+}
+
+int verb_apply(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "yes", no_argument, NULL, 'y' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 }
+        };
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_facts_free_ struct facts *facts = NULL;
+        _cleanup_journal_free_ struct journal *j = NULL, *old = NULL;
+        _cleanup_(exec_lock_releasep) struct exec_lock *lock = NULL;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_strv_free_ char **dirs = NULL, **warnings = NULL;
+        json_object *json = NULL;
+        bool yes = false, dry_run = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "ynh", options, NULL)) >= 0)
+                switch (c) {
+                case 'y':
+                        yes = true;
+                        break;
+                case 'n':
+                        dry_run = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        if (optind + 1 != argc)
+                return log_error_errno(-EINVAL, "Name exactly one plan file: rootraid apply PLAN.");
+        const char *path = argv[optind];
+
+        r = plan_load_file(path, &p, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the plan %s: %s", path, error ? error : "%m");
+        r = verb_inspect(NULL, &facts);
+        if (r < 0)
+                return r;
+        free(error);
+        error = NULL;
+        r = plan_check_facts(p, facts, &error);
+        if (r < 0)
+                return log_error_errno(r, "The plan %s no longer matches this machine: %s Nothing was changed; make a new plan.",
+                                       path, strna(error));
+
+        struct executor_options opts = {
+                .dry_run = dry_run,
+                .facts = facts,
+                .target_dir = exec_target_dir(p),
+                .progress = exec_progress,
+        };
+        if (dry_run) {
+                r = executor_apply(p, NULL, step_table, &opts, &error);
+                return exec_report(r, error, "The dry run failed.");
+        }
+
+        r = exec_take_lock(&lock);
+        if (r < 0)
+                return r;
+
+        /* A journal already here: an unfinished run must be resumed or
+         * rolled back, not started over. */
+        r = exec_journal_dirs(opts.target_dir, &dirs);
+        if (r < 0)
+                return log_oom();
+        free(error);
+        error = NULL;
+        r = journal_load(dirs, &old, &warnings, &error);
+        if (r >= 0 && (old->run_state == RUN_STATE_APPLYING || old->run_state == RUN_STATE_ROLLING_BACK))
+                return log_error_errno(-EBUSY,
+                                       "A migration is already under way on this machine (journal in %s, %s): run "
+                                       "'rootraid resume' to continue it or 'rootraid rollback' to undo it.",
+                                       JOURNAL_DIR, run_state_to_string(old->run_state));
+        if (r >= 0 && old->run_state == RUN_STATE_FINISHED)
+                return log_error_errno(-EALREADY, "A migration of this machine already finished (journal in %s).",
+                                       JOURNAL_DIR);
+
+        if (!yes && isatty(STDIN_FILENO) && !confirm(p))
+                return log_error_errno(-ECANCELED, "Not confirmed; nothing was changed.");
+
+        r = plan_to_json(p, &json);
+        if (r < 0)
+                return log_oom();
+        r = journal_new(p, path, json, &j);
+        json_object_put(json);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the journal: %m");
+        /* A rolled-back run's copies stay older than this one's. */
+        if (old)
+                j->generation = old->generation;
+        r = journal_add_location(j, JOURNAL_DIR);
+        if (r < 0)
+                return log_error_errno(r, "Cannot keep the journal in %s: %m", JOURNAL_DIR);
+        r = journal_log_open(j);
+        if (r < 0)
+                log_warning_errno(r, "Cannot open the journal's log file: %m");
+        (void) executor_install_signal_handlers(); /* without them ^C stops mid-step, which resume handles too */
+
+        free(error);
+        error = NULL;
+        r = executor_apply(p, j, step_table, &opts, &error);
+        r = exec_report(r, error, "The migration stopped.");
+        if (r >= 0)
+                log_notice("Migration finished: the system runs from RAID and every check passed.");
+        return r;
+}

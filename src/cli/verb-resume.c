@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* rootraid resume and rootraid rollback: both continue from the journal
+ * alone (it carries the plan), with the lock taken.
+ *   resume    continues the journaled run (apply or rollback) after an
+ *             interruption or the planned reboot.  The machine's state is
+ *             checked step by step, so resuming a finished migration
+ *             re-checks everything and changes nothing.
+ *   rollback  undoes every started step in reverse order, back to the
+ *             starting system with its boot configuration; refused (exit
+ *             10) once a step that writes the old disk has started. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/exec-common.h"
+#include "cli/verbs.h"
+#include "exec/executor.h"
+#include "util/log.h"
+
+static void help(bool rollback) {
+        printf("Usage: rootraid %s [OPTIONS]\n\n%s\n\n"
+               "Options:\n"
+               "  -n --dry-run   print what would run; change nothing\n"
+               "  -h --help      show this help\n",
+               rollback ? "rollback" : "resume",
+               rollback ? "Undo the journaled migration, before its point of no return."
+                        : "Continue the migration (or rollback) recorded in the journal in " JOURNAL_DIR ".");
+}
+
+static int run_from_journal(int argc, char *argv[], bool rollback) {
+        static const struct option options[] = {
+                { "dry-run", no_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 }
+        };
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_journal_free_ struct journal *j = NULL;
+        _cleanup_(exec_lock_releasep) struct exec_lock *lock = NULL;
+        _cleanup_free_ char *error = NULL;
+        bool dry_run = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "nh", options, NULL)) >= 0)
+                switch (c) {
+                case 'n':
+                        dry_run = true;
+                        break;
+                case 'h':
+                        help(rollback);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        if (optind != argc)
+                return log_error_errno(-EINVAL, "%s takes no arguments: the journal names the plan.", argv[0]);
+
+        if (!dry_run && (r = exec_take_lock(&lock)) < 0)
+                return r;
+        r = exec_load(&j, &p);
+        if (r < 0)
+                return r;
+        struct executor_options opts = {
+                .dry_run = dry_run,
+                .target_dir = exec_target_dir(p),
+                .progress = exec_progress,
+        };
+        if (!dry_run) {
+                r = journal_log_open(j);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot open the journal's log file: %m");
+                /* Without them ^C stops mid-step, which resume copes with too. */
+                (void) executor_install_signal_handlers();
+        }
+        if (rollback) {
+                r = executor_rollback(p, j, step_table, &opts, &error);
+                return exec_report(r, error, "The rollback stopped.");
+        }
+        log_info("Resuming the plan from %s (%s).", strna(j->plan_path), run_state_to_string(j->run_state));
+        r = executor_resume(p, j, step_table, &opts, &error);
+        r = exec_report(r, error, "The migration stopped.");
+        if (r >= 0 && !dry_run)
+                log_notice("%s", j->run_state == RUN_STATE_ROLLED_BACK ? "The rollback is complete."
+                                                                       : "Migration finished: every step is done and checked.");
+        return r;
+}
+
+int verb_resume(int argc, char *argv[]) {
+        return run_from_journal(argc, argv, false);
+}
+
+int verb_rollback(int argc, char *argv[]) {
+        return run_from_journal(argc, argv, true);
+}

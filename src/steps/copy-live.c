@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* copy-live: the first copy of a filesystem into the new one while the
+ * system runs, with src/copy's engine in this process; a fanotify tracker
+ * started first records what changes meanwhile, for copy-final.
+ *   check: a marker in /run says this boot finished the copy (the copy
+ *          itself cannot be compared cheaply with a changing source); after
+ *          the switch to the new root the copy is behind us.  A crash loses
+ *          /run and the copy runs again, incrementally, like rsync.
+ *   apply: start the tracker (without one the final sync compares all),
+ *          copy_tree(), set the marker.
+ *   undo:  drop the tracker and the marker; the new filesystem itself goes
+ *          with the undo of mkfs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "steps/copy-step.h"
+#include "steps/kinds.h"
+#include "steps/target.h"
+#include "util/strutil.h"
+
+static struct {
+        char *filesystem;
+        struct copy_tracker *tracker;
+} trackers[16];
+
+struct copy_tracker **copy_step_tracker(const char *filesystem) {
+        for (size_t i = 0; i < ELEMENTSOF(trackers); i++)
+                if (streq_ptr(trackers[i].filesystem, filesystem))
+                        return &trackers[i].tracker;
+        for (size_t i = 0; i < ELEMENTSOF(trackers); i++)
+                if (!trackers[i].filesystem) {
+                        trackers[i].filesystem = strdup(filesystem);
+                        return trackers[i].filesystem ? &trackers[i].tracker : NULL;
+                }
+        return NULL;
+}
+
+int copy_step_parse(struct step_context *ctx, const struct plan_step *step, struct copy_step_args *a) {
+        int r;
+        *a = (struct copy_step_args) {};
+        if ((r = step_arg_string(ctx, step, "filesystem", &a->filesystem)) < 0 ||
+            (r = step_arg_string(ctx, step, "source", &a->source)) < 0 ||
+            (r = step_arg_string(ctx, step, "target", &a->target)) < 0)
+                return r;
+        return 0;
+}
+
+static void on_progress(const struct copy_progress *p, void *userdata) {
+        step_progress(userdata, p->bytes_done, p->bytes_total);
+}
+
+static void on_message(enum copy_message_kind kind, const char *path, const char *text, void *userdata) {
+        enum log_level l = kind == COPY_MESSAGE_ERROR     ? LOG_LEVEL_ERROR
+                           : kind == COPY_MESSAGE_WARNING ? LOG_LEVEL_WARNING
+                           : kind == COPY_MESSAGE_INFO    ? LOG_LEVEL_INFO
+                                                          : LOG_LEVEL_NOTICE;
+        step_log(userdata, l, 0, "%s: %s", path, text);
+}
+
+void copy_step_options(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o) {
+        *o = (struct copy_options) {
+                .src = a->source,
+                .dst = a->target,
+                .progress = on_progress,
+                .message = on_message,
+                .userdata = ctx,
+                .progress_interval_ms = 1000,
+        };
+}
+
+static int marker(const struct copy_step_args *a, const char *fmt, char *buf, size_t l) {
+        return snprintf(buf, l, fmt, a->filesystem) >= (int) l ? -ENAMETOOLONG : 0;
+}
+
+static int copy_live_check(struct step_context *ctx, const struct plan_step *step) {
+        struct copy_step_args a;
+        char m[256];
+        int r = copy_step_parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (target_presumed_done(ctx, step))
+                return 1;
+        if (marker(&a, COPY_LIVE_MARKER, m, sizeof m) < 0)
+                return -ENAMETOOLONG;
+        return target_marker_has(m);
+}
+
+static int copy_live_apply(struct step_context *ctx, const struct plan_step *step) {
+        _cleanup_free_ char *error = NULL;
+        struct copy_tracker **t;
+        struct copy_options o;
+        struct copy_stats st = {};
+        struct copy_step_args a;
+        char m[256];
+        int r;
+
+        r = copy_step_parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (ctx->dry_run) {
+                printf("would copy the filesystem at %s into %s (tracking changes)\n", a.source, a.target);
+                return 0;
+        }
+        t = copy_step_tracker(a.filesystem);
+        if (!t)
+                return -ENOMEM;
+        *t = copy_tracker_free(*t); /* a new first pass needs a new tracker */
+        r = copy_tracker_start(a.source, t);
+        if (r < 0)
+                step_log(ctx, LOG_LEVEL_WARNING, r,
+                         "Cannot track changes on %s (%m); the final sync will compare the whole tree.", a.source);
+
+        copy_step_options(ctx, &a, &o);
+        r = copy_tree(&o, &st, &error);
+        if (r < 0) {
+                *t = copy_tracker_free(*t);
+                return step_error(ctx, r, "Copying %s to %s failed: %s", a.source, a.target, strna(error));
+        }
+        char b[FORMAT_BYTES_MAX];
+        step_log(ctx, LOG_LEVEL_INFO, 0, "Copied %s: %llu entries, %s in %.1f s.", a.source, (unsigned long long) st.files,
+                 format_bytes(b, sizeof b, st.bytes), st.elapsed);
+        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0)
+                return r;
+        return target_marker_set(ctx, m);
+}
+
+static int copy_live_undo(struct step_context *ctx, const struct plan_step *step) {
+        struct copy_step_args a;
+        struct copy_tracker **t;
+        char m[256];
+        int r = copy_step_parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        t = copy_step_tracker(a.filesystem);
+        if (t && !ctx->dry_run)
+                *t = copy_tracker_free(*t);
+        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0)
+                return r;
+        return target_marker_clear(ctx, m);
+}
+
+const struct step_ops step_copy_live = {
+        .kind = STEP_COPY_LIVE,
+        .check = copy_live_check,
+        .apply = copy_live_apply,
+        .undo = copy_live_undo,
+};

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* mount-target: mounts the new filesystems under the target directory, in
+ * the plan's order (the root first), and from then on keeps a copy of the
+ * journal on the new root (TARGET/var/lib/rootraid).
+ *   check: every mount point has the planned device mounted, carrying the
+ *          planned filesystem UUID.
+ *   apply: mounts what is not mounted yet (mount(2)).  After the switch the
+ *          new root is "/" and is simply mounted a second time there, so
+ *          the later steps find their files at the same paths.
+ *   undo:  unmounts in reverse order; a busy mount is retried, then
+ *          detached lazily as a last resort (said in the log). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "steps/kinds.h"
+#include "steps/signatures.h"
+#include "steps/target.h"
+#include "util/fileio.h"
+#include "util/strutil.h"
+
+struct mnt {
+        const char *filesystem, *device, *mountpoint, *fstype;
+};
+
+static int get_mount(struct step_context *ctx, const struct plan_step *step, json_object *mounts, size_t i, struct mnt *m) {
+        json_object *o = json_object_array_get_idx(mounts, i), *v;
+        *m = (struct mnt) {};
+#define GET(field)                                                                                          \
+        if (!json_object_object_get_ex(o, #field, &v) || !(m->field = json_object_get_string(v)))            \
+                return step_error(ctx, EBADMSG, "Mount %zu of step '%s' has no '%s'.", i, step->id, #field)
+        GET(device);
+        GET(mountpoint);
+        GET(fstype);
+#undef GET
+        if (json_object_object_get_ex(o, "filesystem", &v))
+                m->filesystem = json_object_get_string(v);
+        return 0;
+}
+
+/* The planned UUID of filesystem name. */
+static const char *planned_uuid(const struct plan *p, const char *name) {
+        json_object *fss, *v;
+        if (!name || !p->target || !json_object_object_get_ex(p->target, "filesystems", &fss))
+                return NULL;
+        for (size_t i = 0; i < json_object_array_length(fss); i++) {
+                json_object *fs = json_object_array_get_idx(fss, i);
+                if (json_object_object_get_ex(fs, "name", &v) && streq_ptr(json_object_get_string(v), name))
+                        return json_object_object_get_ex(fs, "uuid", &v) ? json_object_get_string(v) : NULL;
+        }
+        return NULL;
+}
+
+/* >0 when m is mounted as planned. */
+static int is_mounted(struct step_context *ctx, const struct mnt *m) {
+        _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL;
+        const char *want = planned_uuid(ctx->plan, m->filesystem);
+        struct stat st;
+        dev_t d;
+
+        if (target_mounted_dev(m->mountpoint, &d) < 0)
+                return 0;
+        if (stat(m->device, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != d)
+                return 0;
+        if (want && (signatures_probe_fs(m->device, &type, &uuid, &label) < 0 || !uuid || strcasecmp(uuid, want) != 0))
+                return 0;
+        return 1;
+}
+
+static int journal_dir(const char *root, char **ret) {
+        return asprintf(ret, "%s" JOURNAL_DIR, root) < 0 ? -ENOMEM : 0;
+}
+
+static int mount_target_check(struct step_context *ctx, const struct plan_step *step) {
+        json_object *mounts;
+        int r = step_arg_array(ctx, step, "mounts", &mounts);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                struct mnt m;
+                if ((r = get_mount(ctx, step, mounts, i, &m)) < 0)
+                        return r;
+                if ((r = is_mounted(ctx, &m)) <= 0)
+                        return r;
+        }
+        return 1;
+}
+
+static int mount_target_apply(struct step_context *ctx, const struct plan_step *step) {
+        _cleanup_free_ char *jdir = NULL;
+        json_object *mounts;
+        const char *root;
+        struct stat a, b;
+        int r;
+
+        if ((r = step_arg_string(ctx, step, "root", &root)) < 0 || (r = step_arg_array(ctx, step, "mounts", &mounts)) < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                struct mnt m;
+                if ((r = get_mount(ctx, step, mounts, i, &m)) < 0)
+                        return r;
+                if (is_mounted(ctx, &m) > 0)
+                        continue;
+                if (ctx->dry_run) {
+                        printf("would mount %s (%s) on %s\n", m.device, m.fstype, m.mountpoint);
+                        continue;
+                }
+                r = mkdir_p(m.mountpoint, 0755);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot create %s: %m", m.mountpoint);
+                if (mount(m.device, m.mountpoint, m.fstype, 0, NULL) < 0)
+                        return step_error(ctx, errno, "Cannot mount %s on %s: %m", m.device, m.mountpoint);
+                step_log(ctx, LOG_LEVEL_INFO, 0, "Mounted %s on %s.", m.device, m.mountpoint);
+        }
+        if (ctx->dry_run || !ctx->journal)
+                return 0;
+
+        /* From here on every commit also lands on the new root, so that
+         * after the switch the journal is found there.  After the switch
+         * TARGET/var/lib/rootraid is the running root's own directory. */
+        r = journal_dir(root, &jdir);
+        if (r < 0)
+                return r;
+        r = mkdir_p(jdir, 0700);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot create %s: %m", jdir);
+        if (stat(jdir, &a) == 0 && stat(JOURNAL_DIR, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                return 0;
+        r = journal_add_location(ctx->journal, jdir);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot keep the journal in %s: %m", jdir);
+        return 0;
+}
+
+static int mount_target_undo(struct step_context *ctx, const struct plan_step *step) {
+        _cleanup_free_ char *jdir = NULL;
+        json_object *mounts;
+        const char *root;
+        int r;
+
+        if ((r = step_arg_string(ctx, step, "root", &root)) < 0 || (r = step_arg_array(ctx, step, "mounts", &mounts)) < 0)
+                return r;
+        if (ctx->journal && journal_dir(root, &jdir) >= 0)
+                (void) journal_remove_location(ctx->journal, jdir); /* -ENOENT: was never one */
+
+        for (size_t n = json_object_array_length(mounts); n > 0; n--) {
+                struct mnt m;
+                if ((r = get_mount(ctx, step, mounts, n - 1, &m)) < 0)
+                        return r;
+                if (is_mounted(ctx, &m) <= 0)
+                        continue;
+                if (ctx->dry_run) {
+                        printf("would unmount %s\n", m.mountpoint);
+                        continue;
+                }
+                sync();
+                for (int attempt = 0;; attempt++) {
+                        if (umount2(m.mountpoint, 0) >= 0)
+                                break;
+                        if (errno != EBUSY)
+                                return step_error(ctx, errno, "Cannot unmount %s: %m", m.mountpoint);
+                        if (attempt >= 10) {
+                                step_log(ctx, LOG_LEVEL_WARNING, 0,
+                                         "%s is still busy; detaching it lazily: it goes once the last user closes it "
+                                         "(see fuser -vm %s).", m.mountpoint, m.mountpoint);
+                                if (umount2(m.mountpoint, MNT_DETACH) < 0)
+                                        return step_error(ctx, errno, "Cannot detach %s: %m", m.mountpoint);
+                                break;
+                        }
+                        usleep(500 * 1000);
+                }
+        }
+        return 0;
+}
+
+const struct step_ops step_mount_target = {
+        .kind = STEP_MOUNT_TARGET,
+        .check = mount_target_check,
+        .apply = mount_target_apply,
+        .undo = mount_target_undo,
+};
