@@ -2,7 +2,7 @@
 /* Inspects the live system while test-inspect-loop.sh has real images on
  * loop devices, and checks that each is seen as written: tables, types,
  * roles, UUIDs, PARTUUIDs, LUKS header, LVM PV, mounts and usage.
- * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG NOSCAN-LOOP */
+ * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG NOSCAN-LOOP DIRTY-LOOP */
 #include <libgen.h>
 
 #include "../../unit/inspect/inspect-test.h"
@@ -139,8 +139,8 @@ int main(int argc, char *argv[]) {
         struct facts *f = NULL;
         char *err = NULL;
 
-        if (argc != 8) {
-                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG NOSCAN\n", argv[0]);
+        if (argc != 9) {
+                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG NOSCAN DIRTY\n", argv[0]);
                 return 2;
         }
         int r = inspect_system(&o, &f, &err);
@@ -180,6 +180,13 @@ int main(int argc, char *argv[]) {
                 CHECK_U64(noscan->table->n_partitions, 1);
                 CHECK(noscan->table->n_partitions == 1 && noscan->table->partitions[0].kname == NULL);
         }
+
+        /* A former array member: both signatures, as wipefs lists them. */
+        struct blockdev *dirty = dev(f, kname_of(argv[8], 0));
+        CHECK(has_signature(dirty, "linux_raid_member", 4096));
+        CHECK(has_signature(dirty, "dos", 510));
+        CHECK_STR(dirty->fstype, "linux_raid_member");
+        CHECK_STR(dirty->fs_uuid, "b6000000-0000-4000-8000-00000000dead");
 
         for (size_t i = 0; i < f->n_devices; i++)
                 CHECK(!f->devices[i].stable_id || !strstr(f->devices[i].stable_id, "/dev/sd"));

@@ -5,13 +5,14 @@
 # libcryptsetup, libmount and lvm.  The host kernel has no md and no dm, so
 # the md-root layout and open LUKS/LVM mappings are for the vm suite; here
 # the LUKS header and the PV are read without being opened.
-# Usage: test-inspect-loop.sh TEST-BINARY
+# Usage: test-inspect-loop.sh TEST-BINARY MAKE-FIXTURE
 set -u
 BIN=$1
+MAKE_FIXTURE=$2
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root for loop devices"
-for t in losetup sfdisk mkfs.ext4 mkfs.vfat mkswap cryptsetup pvcreate vgcreate blkid; do
+for t in losetup sfdisk mkfs.ext4 mkfs.vfat mkswap cryptsetup pvcreate vgcreate blkid python3; do
         command -v "$t" >/dev/null || skip "$t is not installed"
 done
 [ -e /dev/loop-control ] || skip "no /dev/loop-control"
@@ -102,10 +103,25 @@ truncate -s 256M "$TMP/noscan.img"
 printf 'label: gpt\nlabel-id: B5000000-0000-4000-8000-0000000000D0\ntype=linux\n' | sfdisk -q "$TMP/noscan.img" || exit 1
 attach NOSCAN "$TMP/noscan.img" no-scan
 
+# 6. a former array member: a DOS table and a stale md v1.2 superblock on
+# the whole disk (written as mdadm does, by make-fixture's writer: this
+# kernel has no md to run mdadm --create against).
+truncate -s 1G "$TMP/dirty.img"
+printf 'label: dos\nlabel-id: 0xb6b6b6b6\ntype=83\n' | sfdisk -q "$TMP/dirty.img" || exit 1
+python3 - "$MAKE_FIXTURE" "$TMP/dirty.img" <<'PY' || exit 1
+import importlib.machinery, importlib.util, sys
+loader = importlib.machinery.SourceFileLoader("make_fixture", sys.argv[1])
+mf = importlib.util.module_from_spec(importlib.util.spec_from_loader("make_fixture", loader))
+loader.exec_module(mf)
+mf.write_md_superblock(sys.argv[2], "b6000000-0000-4000-8000-00000000dead", "old:0", 1, 2,
+                       ((1 << 30) - (1 << 20)) // 512, 2048, 0, b"\x66" * 16)
+PY
+attach DIRTY "$TMP/dirty.img"
+
 # The root of the mbr layout is mounted, so mountinfo and statvfs have it.
 mkdir -p "$TMP/mnt"
 mount "${MBR}p1" "$TMP/mnt" || exit 1
 dd if=/dev/zero of="$TMP/mnt/data" bs=1M count=20 status=none
 sync
 
-"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG" "$NOSCAN"
+"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG" "$NOSCAN" "$DIRTY"
