@@ -486,9 +486,68 @@ static void test_refusals(void) {
         expect_refusal(mbr, -EOPNOTSUPP, "multipath", 0, false, "/dev/sdb", NULL);
         sda1->type = BLOCKDEV_PARTITION;
 
+        /* Boot setups the new disks could not boot with. */
+        mbr->boot_loader = BOOT_LOADER_OTHER;
+        expect_refusal(mbr, -EOPNOTSUPP, "supports only GRUB", 0, false, "/dev/sdb", NULL);
+        mbr->boot_loader = BOOT_LOADER_GRUB_PC;
+        mbr->firmware = FIRMWARE_UEFI;
+        expect_refusal(mbr, -EOPNOTSUPP, "fix the boot setup first", 0, false, "/dev/sdb", NULL);
+        mbr->firmware = FIRMWARE_BIOS;
+        mbr->initramfs = INITRAMFS_NONE;
+        expect_refusal(mbr, -EOPNOTSUPP, "No initramfs generator", 0, false, "/dev/sdb", NULL);
+        mbr->initramfs = INITRAMFS_TOOLS;
+
+        /* A filesystem rootraid cannot make again. */
+        char *t = sda1->fstype;
+        sda1->fstype = xstrdup("jfs");
+        expect_refusal(mbr, -EOPNOTSUPP, "cannot re-create", 0, false, "/dev/sdb", NULL);
+        free(sda1->fstype);
+        sda1->fstype = t;
+
+        /* A disk known only by its kernel name. */
+        char *sid = sdb->stable_id;
+        sdb->stable_id = NULL;
+        expect_refusal(mbr, -EINVAL, "has no stable name", 0, false, "/dev/sdb", NULL);
+        sdb->stable_id = sid;
+
         /* And the same facts, unedited, plan fine again. */
         _cleanup_plan_free_ struct plan *p = NULL;
         CHECK(build(mbr, 0, false, &p, NULL, "/dev/sdb", NULL) == 0, "restored facts refused");
+}
+
+/* Layouts that lose something or cannot boot once mirrored. */
+static void test_refusals_layout(void) {
+        _cleanup_facts_free_ struct facts *gpt = load_facts("bios-gpt"), *uefi = load_facts("uefi"), *lvm = load_facts("lvm");
+
+        /* /boot unmounted: its filesystem would be lost with the old disk. */
+        struct mount_point *boot = facts_find_mount(gpt, "/boot");
+        char *k = boot->kname;
+        boot->kname = NULL;
+        expect_refusal(gpt, -EOPNOTSUPP, "unmounted ext4 filesystem", 0, false, "/dev/sdb", NULL);
+        boot->kname = k;
+
+        /* BIOS + GPT without a bios_grub partition. */
+        struct blockdev *sda = facts_find_kname(gpt, "sda");
+        for (size_t i = 0; i < sda->table->n_partitions; i++)
+                if (sda->table->partitions[i].role == PARTITION_ROLE_BIOS_GRUB)
+                        sda->table->partitions[i].role = PARTITION_ROLE_DATA;
+        expect_refusal(gpt, -EOPNOTSUPP, "no BIOS boot partition", 0, false, "/dev/sdb", NULL);
+
+        /* UEFI with no ESP on the disk. */
+        struct blockdev *u = facts_find_kname(uefi, "sda");
+        for (size_t i = 0; i < u->table->n_partitions; i++)
+                if (u->table->partitions[i].role == PARTITION_ROLE_ESP)
+                        u->table->partitions[i].role = PARTITION_ROLE_DATA;
+        struct mount_point *efi = facts_find_mount(uefi, "/boot/efi");
+        free(efi->target);
+        efi->target = xstrdup("/efi");
+        expect_refusal(uefi, -EOPNOTSUPP, "no EFI system partition", 0, false, "/dev/sdb", NULL);
+
+        /* A root LV over two PVs. */
+        struct mount_point *root = facts_find_mount(lvm, "/");
+        struct blockdev *lv = facts_find_kname(lvm, root->kname);
+        CHECK(strv_extend(&lv->slaves, "sdb") == 0, "oom");
+        expect_refusal(lvm, -EOPNOTSUPP, "spans several devices", 0, false, "/dev/sdb", NULL);
 }
 
 static void test_wipe(void) {
@@ -778,6 +837,7 @@ int main(int argc, char *argv[]) {
                 { "md-geometry", test_md_geometry },
                 { "deterministic", test_deterministic },
                 { "refusals", test_refusals },
+                { "refusals-layout", test_refusals_layout },
                 { "wipe", test_wipe },
                 { "stale", test_stale },
                 { "sha256", test_sha256 },
