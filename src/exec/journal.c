@@ -117,6 +117,7 @@ static void journal_steps_free(struct journal_step *steps, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(steps[i].id);
                 free(steps[i].error);
+                free(steps[i].boot_id);
         }
         free(steps);
 }
@@ -328,6 +329,8 @@ int journal_to_json(const struct journal *j, json_object **ret) {
                         r = add_time(so, "finished", s->finished);
                 if (r >= 0)
                         r = add_string(so, "error", s->error);
+                if (r >= 0)
+                        r = add_string(so, "boot_id", s->boot_id);
         }
         if (r >= 0) {
                 r = add(o, "steps", steps);
@@ -532,6 +535,8 @@ static int journal_parse(const char *text, size_t size, struct journal **ret, ch
                                 r = parse_time(get(so, "finished", json_type_string, true, &r), &s->finished);
                         if (r >= 0)
                                 r = dup_string(get(so, "error", json_type_string, true, &r), &s->error);
+                        if (r >= 0)
+                                r = dup_string(get(so, "boot_id", json_type_string, true, &r), &s->boot_id);
                 }
         }
         json_object_put(o);
@@ -666,10 +671,17 @@ int journal_set_step_state(struct journal *j, size_t i, enum step_state state, c
         case STEP_STATE_RUNNING:
                 s->attempts++;
                 __attribute__((fallthrough));
-        case STEP_STATE_UNDOING:
+        case STEP_STATE_UNDOING: {
+                char *boot = NULL;
+                /* Without /proc (a test chroot) the step simply has no boot id. */
+                if (read_one_line_file("/proc/sys/kernel/random/boot_id", &boot) >= 0) {
+                        free(s->boot_id);
+                        s->boot_id = boot;
+                }
                 s->started = time(NULL);
                 s->finished = 0;
                 break;
+        }
         case STEP_STATE_DONE:
         case STEP_STATE_FAILED:
         case STEP_STATE_UNDONE:

@@ -51,6 +51,9 @@ struct journal_step {
         time_t started;          /* last transition to running/undoing; 0 if never */
         time_t finished;         /* last transition to done/failed/undone; 0 if never */
         char *error;             /* last error, NULL when none */
+        char *boot_id;           /* the boot in which it last started (running or
+                                  * undoing), so that a step that reboots can tell
+                                  * afterwards that the reboot happened; NULL if never */
 };
 
 struct journal {

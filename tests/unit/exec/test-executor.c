@@ -620,6 +620,28 @@ static void test_lock_contention(void) {
         free(e);
 }
 
+static void test_unwritable_journal_stops_before_acting(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = new_journal(&f);
+        /* The new root's journal directory became a file (or its filesystem
+         * went away): no commit can reach it. */
+        test_rm_rf(f.b);
+        FILE *file = fopen(f.b, "we");
+        ASSERT(file && fclose(file) == 0);
+        int r = apply(&f, j, &e);
+        ASSERT(r < 0);
+        ASSERT_CONTAINS(e, "Cannot record progress in the journal");
+        ASSERT_CONTAINS(e, f.b);
+        /* Nothing was done that the journal does not know about. */
+        ASSERT(!test_exists(f.state, "apply.log"));
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
 static void test_log_file(void) {
         struct fixture f;
         char *e = NULL;
@@ -719,6 +741,7 @@ int main(void) {
         test_lock_contention();
         test_dry_run_writes_nothing();
         test_log_file();
+        test_unwritable_journal_stops_before_acting();
         printf("executor: all tests passed\n");
         return 0;
 }

@@ -10,6 +10,7 @@
 #include "exec-test.h"
 #include "exec/crc32c.h"
 #include "exec/journal.h"
+#include "util/fileio.h"
 #include "util/strutil.h"
 
 static const char *const ids[] = { "partition-sdb", "create-md0", "mkfs-root", "copy-live" };
@@ -80,8 +81,15 @@ static void test_round_trip(void) {
                 ASSERT(k->steps[i].started == j->steps[i].started);
                 ASSERT(k->steps[i].finished == j->steps[i].finished);
                 ASSERT(streq_ptr(k->steps[i].error, j->steps[i].error));
+                ASSERT(streq_ptr(k->steps[i].boot_id, j->steps[i].boot_id));
         }
         ASSERT(k->steps[1].state == STEP_STATE_FAILED && k->steps[1].attempts == 1);
+        /* A started step remembers the boot it started in (for steps that
+         * reboot); a pending one has none. */
+        char *boot = NULL;
+        ASSERT_OK(read_one_line_file("/proc/sys/kernel/random/boot_id", &boot));
+        ASSERT(streq_ptr(k->steps[1].boot_id, boot) && !k->steps[2].boot_id);
+        free(boot);
         ASSERT(k->steps[2].state == STEP_STATE_PENDING && k->steps[2].started == 0);
         ASSERT(json_object_equal(k->plan, j->plan));
         ASSERT(journal_check_plan(k, f.plan, NULL) == 0);
