@@ -83,9 +83,9 @@ vm__probe_accel() { # sets VM_ACCEL, once per run
         local kernel=$VM_CACHE/probe-vmlinuz log
         if [ -w /dev/kvm ] && [ -f "$kernel" ]; then
                 log=$(mktemp /tmp/rootraid-kvm-probe.XXXXXX)
-                (timeout 20 qemu-system-x86_64 -accel kvm -machine q35 -cpu host -m 256 -nodefaults \
+                { timeout 20 qemu-system-x86_64 -accel kvm -machine q35 -cpu host -m 256 -nodefaults \
                         -display none -no-reboot -serial "file:$log" -kernel "$kernel" \
-                        -append "console=ttyS0 panic=-1 root=/dev/nonexistent") >/dev/null 2>&1 &&
+                        -append "console=ttyS0 panic=-1 root=/dev/nonexistent"; } >/dev/null 2>&1 &&
                         grep -q 'Unable to mount root\|Kernel panic' "$log" && VM_ACCEL=kvm
                 rm -f "$log"
         fi
@@ -178,13 +178,15 @@ vm__launch() {
                 args+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
                         -drive "if=pflash,format=raw,file=$dir/OVMF_VARS.fd")
         fi
-        local n=0 f s mode fmt ro
+        local n=0 f s mode fmt ro boot
         while IFS=: read -r f s mode fmt; do
-                ro=; [ "$mode" = ro ] && ro=,readonly=on
+                ro= boot=
+                [ "$mode" = ro ] && ro=,readonly=on
+                [ $n = 0 ] && boot=,bootindex=0
                 # cache=writeback: a guest flush reaches the host file, so
                 # killing QEMU is a power cut, not a corrupted qcow2.
                 args+=(-drive "file=$f,format=$fmt,if=none,id=d$n,cache=writeback,discard=unmap$ro"
-                        -device "virtio-blk-pci,drive=d$n,serial=$s$([ $n = 0 ] && echo ,bootindex=0)")
+                        -device "virtio-blk-pci,drive=d$n,serial=$s$boot")
                 n=$((n + 1))
         done <"$dir/drives"
 
@@ -333,7 +335,7 @@ vm_root_device() {
 vm_shutdown() {
         local name=$1 i
         vm__alive "$name" || return 0
-        timeout 20 vm_ssh "$name" 'systemctl poweroff' >/dev/null 2>&1 || true
+        vm_ssh "$name" 'systemctl poweroff' >/dev/null 2>&1 || true
         for ((i = 0; i < 120; i++)); do
                 vm__alive "$name" || { rm -f "$(vm__dir "$name")/pid"; return 0; }
                 sleep 1
@@ -355,6 +357,19 @@ vm_detach_disk() {
         # The disk that booted may be the one pulled: let the firmware try
         # every disk that is left.
         vm__launch "$name" && vm_wait "$name" "${3:-900}"
+}
+
+# vm_disk_sums NAME: "SERIAL SHA256" for every writable disk of the guest,
+# read from the host files it runs on (the qcow2 overlay above the pristine
+# image, the raw targets).  Run `sync` in the guest first: a guest flush
+# reaches these files (cache=writeback).  The host reads a 4 GiB disk in
+# seconds, where sha256sum inside a TCG guest takes minutes.
+vm_disk_sums() {
+        local f s mode fmt
+        while IFS=: read -r f s mode fmt; do
+                [ "$mode" = rw ] && echo "$s $(sha256sum <"$f" | cut -c1-64)"
+        done <"$(vm__dir "$1")/drives"
+        return 0
 }
 
 # vm_stop NAME: powers the guest off.  Its files go at exit.
@@ -386,17 +401,22 @@ vm_dataset() {
 
 vm__teardown() {
         local rc=$? d name
+        # The reader of our stderr may be gone (a killed pipeline): the
+        # guests must still go.
+        trap '' PIPE
         [ -n "$VM_RUN_ROOT" ] && [ -d "$VM_RUN_ROOT" ] || return "$rc"
         if [ "${ROOTRAID_VM_KEEP:-0}" = 1 ]; then
                 vm_log "keeping $VM_RUN_ROOT and its guests (ROOTRAID_VM_KEEP=1)"
                 return "$rc"
         fi
         for d in "$VM_RUN_ROOT"/*/; do
-                [ -f "$d/drives" ] || continue
-                name=$(basename "$d")
-                [ "$rc" != 0 ] && [ -f "$d/console.log" ] && vm_console_tail "$name" 25
-                vm__kill "$name"
+                [ -f "$d/drives" ] && vm__kill "$(basename "$d")"
         done
+        if [ "$rc" != 0 ]; then
+                for d in "$VM_RUN_ROOT"/*/; do
+                        [ -f "$d/console.log" ] && vm_console_tail "$(basename "$d")" 25
+                done
+        fi
         rm -rf "$VM_RUN_ROOT"
         return "$rc"
 }

@@ -3,7 +3,8 @@
 # removable path EFI/BOOT, since a fresh OVMF variable store has no boot
 # entry), root and swap.
 FIRMWARE=uefi
-BUILD_ON=host
+# The ESP is FAT and this host's kernel has no vfat: laid out in a guest.
+BUILD_ON=guest
 DISK_SIZE=4G
 
 recipe_partition() { # DISK
