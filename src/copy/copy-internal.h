@@ -43,7 +43,8 @@ struct copy_run {
         bool recurse;           /* compare existing subdirectories too */
         bool partial;           /* only some directories of the tree */
         struct timespec t0;     /* ctime at or after this: changed (0: unused) */
-        int src_mount_fd;       /* for statfs() of SRC */
+        int src_mount_fd;       /* SRC's root: statfs(), roots given by path */
+        int dst_root_fd;        /* DST's root, for roots given by path */
         bool *ret_need_full;    /* set when a hard-linked file changed */
 };
 

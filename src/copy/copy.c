@@ -89,7 +89,7 @@ static const char *const copy_message_kind_table[_COPY_MESSAGE_KIND_MAX] = {
 };
 DEFINE_STRING_TABLE(copy_message_kind, enum copy_message_kind, _COPY_MESSAGE_KIND_MAX);
 
-#define STACK_MAX 128           /* queued directories (2 fds each) */
+#define STACK_MAX 512           /* queued directories (2 fds each) */
 #define DENTS_BUF (32 * 1024)
 #define COPY_BUF (1024 * 1024)
 #define XATTR_LIST_MAX_ (64 * 1024)
@@ -1195,6 +1195,27 @@ static void delete_extras(struct worker *w, struct dnode *d) {
         free(doomed);
 }
 
+static int open_rel(int root, const char *rel, int *ret) {
+        /* One component at a time with O_NOFOLLOW: a path in the state file
+         * must not lead outside the tree through a symlink. */
+        _cleanup_close_ int fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+        _cleanup_free_ char *copy = strdup(rel);
+        char *save = NULL;
+        if (fd < 0 || !copy)
+                return fd < 0 ? -errno : -ENOMEM;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (streq(c, "."))
+                        continue;
+                int n = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (n < 0)
+                        return -errno;
+                safe_close(fd);
+                fd = n;
+        }
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
 static void process_dir(struct worker *w, struct dnode *d) {
         struct engine *e = w->e;
         _cleanup_free_ char *buf = malloc(DENTS_BUF);
@@ -1202,6 +1223,16 @@ static void process_dir(struct worker *w, struct dnode *d) {
         if (!buf) {
                 fatal(e, d, NULL, -ENOMEM);
                 goto done;
+        }
+        if (d->src_fd < 0) {
+                /* A root of a partial sync, opened here, in parallel: on a
+                 * cold cache each path costs a few reads.  Gone on either
+                 * side: its parent's record settles it. */
+                if (open_rel(e->run->src_mount_fd, d->root_path, &d->src_fd) < 0 ||
+                    open_rel(e->run->dst_root_fd, d->root_path, &d->dst_fd) < 0) {
+                        d->set_meta = false;
+                        goto done;
+                }
         }
         if (!d->fresh) {
                 /* Immutable or append-only directories refuse changes:
@@ -1297,10 +1328,13 @@ static void *worker_main(void *p) {
         }
 }
 
-static unsigned default_jobs(void) {
+static unsigned default_jobs(bool compare) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         /* Cold-cache copies wait on the disk far more than on the CPU:
-         * more workers than CPUs keep more requests in flight. */
+         * more workers than CPUs keep more requests in flight.  Comparing
+         * (the sync) is almost only waiting for inodes to be read. */
+        if (compare)
+                return (unsigned) MIN(MAX(n * 16, 32L), 64L);
         return (unsigned) MIN(MAX(n * 4, 8L), 64L);
 }
 
@@ -1328,7 +1362,7 @@ static void progress_now(const struct copy_run *run, struct engine *e, double st
 
 int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_error) {
         const struct copy_options *o = run->opts;
-        unsigned jobs = o->jobs ? o->jobs : default_jobs();
+        unsigned jobs = o->jobs ? o->jobs : default_jobs(run->compare);
         double start = copy_now();
         uint64_t bytes_total = 0, files_total = 0;
         struct engine *e;
@@ -1542,26 +1576,6 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
         return r;
 }
 
-static int open_rel(int root, const char *rel, int *ret) {
-        /* One component at a time with O_NOFOLLOW: a path in the state file
-         * must not lead outside the tree through a symlink. */
-        _cleanup_close_ int fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
-        _cleanup_free_ char *copy = strdup(rel);
-        char *save = NULL;
-        if (fd < 0 || !copy)
-                return fd < 0 ? -errno : -ENOMEM;
-        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                if (streq(c, "."))
-                        continue;
-                int n = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (n < 0)
-                        return -errno;
-                safe_close(fd);
-                fd = n;
-        }
-        *ret = TAKE_FD(fd);
-        return 0;
-}
 
 /* Runs the engine over the entries in list (sorted parents first): with
  * names, "DIR/NAME" entries grouped by DIR, each directory comparing only
@@ -1588,7 +1602,6 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                 }
                 bool same = names && cur && streq(cur, dir);
                 if (!same) {
-                        int s, d;
                         free(cur);
                         cur = TAKE_PTR(dir);
                         if (k > 0 && k == STACK_MAX) {
@@ -1596,7 +1609,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                                 struct copy_run run = {
                                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
                                         .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
-                                        .ret_need_full = need_full,
+                                        .dst_root_fd = dst, .ret_need_full = need_full,
                                 };
                                 r = copy_run(&run, stats, ret_error);
                                 for (size_t j = 0; j < k; j++) {
@@ -1608,19 +1621,10 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                                 if (r < 0)
                                         break;
                         }
-                        /* Gone on either side: settled by its parent's run. */
-                        if (open_rel(src, cur, &s) < 0) {
-                                free(cur);
-                                cur = NULL;
-                                continue;
-                        }
-                        if (open_rel(dst, cur, &d) < 0) {
-                                safe_close(s);
-                                free(cur);
-                                cur = NULL;
-                                continue;
-                        }
-                        roots[k++] = (struct copy_root) { .src_fd = s, .dst_fd = d, .path = strdup(cur) };
+                        /* Opened by the workers (see process_dir()). */
+                        roots[k++] = (struct copy_root) { .src_fd = -EBADF, .dst_fd = -EBADF, .path = strdup(cur) };
+                        if (!roots[k - 1].path)
+                                r = -ENOMEM;
                 }
                 if (names && cur && strv_extend(&roots[k - 1].only, name) < 0)
                         r = -ENOMEM;
@@ -1629,7 +1633,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                 struct copy_run run = {
                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
                         .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
-                        .ret_need_full = need_full,
+                        .dst_root_fd = dst, .ret_need_full = need_full,
                 };
                 r = copy_run(&run, stats, ret_error);
         }

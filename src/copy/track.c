@@ -36,6 +36,8 @@
  *   dir TYPE HEX         one file handle per changed directory
  */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -470,43 +472,93 @@ static int handle_to_path(int mount_fd, int type, const unsigned char *b, unsign
         return 0;
 }
 
-/* Parses "TYPE HEX NAMEHEX" and resolves it to "DIR/NAME" relative to the
- * root, or NULL when the directory is gone. */
-static int record_to_path(int mount_fd, const char *rec, char **ret) {
+/* One record of the state file, parsed. */
+struct record {
         int type;
-        char hex[1024], namehex[1024] = "";
-        unsigned char b[512];
-        char name[512];
-        unsigned size = 0, nl = 0;
-        int k = sscanf(rec, "%d %1023s %1023s", &type, hex, namehex);
-        if (k < 3 || strlen(hex) % 2 || strlen(hex) / 2 > sizeof b ||
-            strlen(namehex) % 2 || strlen(namehex) / 2 >= sizeof name)
+        unsigned size;
+        unsigned char handle[MAX_HANDLE_SZ];
+        char name[NAME_MAX + 1];
+        bool tree;
+        struct record *leader;  /* the first record with the same handle */
+        char *dir;              /* leaders: the directory's path, NULL if gone */
+        int error;
+};
+
+/* Parses "TYPE HEX NAMEHEX". */
+static int record_parse(const char *rec, bool tree, struct record *ret) {
+        char hex[2 * MAX_HANDLE_SZ + 1], namehex[2 * NAME_MAX + 1];
+        struct record r = { .tree = tree };
+        size_t nl = 0;
+        if (sscanf(rec, "%d %256s %510s", &r.type, hex, namehex) != 3 || strlen(hex) % 2 || strlen(namehex) % 2)
                 return -EBADMSG;
         for (const char *p = hex; *p; p += 2) {
                 int hi = hexval(p[0]), lo = hexval(p[1]);
                 if (hi < 0 || lo < 0)
                         return -EBADMSG;
-                b[size++] = (unsigned char) (hi << 4 | lo);
+                r.handle[r.size++] = (unsigned char) (hi << 4 | lo);
         }
         for (const char *p = namehex; *p; p += 2) {
                 int hi = hexval(p[0]), lo = hexval(p[1]);
                 if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                         return -EBADMSG;
-                name[nl++] = (char) (hi << 4 | lo);
+                r.name[nl++] = (char) (hi << 4 | lo);
         }
-        name[nl] = 0;
-        _cleanup_free_ char *path = NULL;
-        int r = handle_to_path(mount_fd, type, b, size, &path);
-        if (r < 0 || !path) {
-                *ret = NULL;
-                return r;
-        }
-        if (strchr(name, '/') || streq(name, ".."))
+        r.name[nl] = 0;
+        if (nl == 0 || strchr(r.name, '/') || streq(r.name, ".."))
                 return -EBADMSG;
-        char *full = NULL;
-        if (asprintf(&full, "%s/%s", path, name) < 0)
-                return -ENOMEM;
-        *ret = full;
+        *ret = r;
+        return 0;
+}
+
+static int record_cmp(const void *a, const void *b) {
+        const struct record *x = a, *y = b;
+        if (x->type != y->type)
+                return x->type < y->type ? -1 : 1;
+        if (x->size != y->size)
+                return x->size < y->size ? -1 : 1;
+        return memcmp(x->handle, y->handle, x->size);
+}
+
+struct resolver {
+        struct record *recs;
+        size_t n;
+        atomic_size_t next;
+        int mount_fd;
+};
+
+/* Resolving a handle of a cold directory reads its ancestors from disk:
+ * several threads keep several reads in flight. */
+static void *resolver_main(void *p) {
+        struct resolver *rs = p;
+        for (;;) {
+                size_t i = atomic_fetch_add(&rs->next, 1);
+                if (i >= rs->n)
+                        return NULL;
+                struct record *r = &rs->recs[i];
+                if (r->leader == r)
+                        r->error = handle_to_path(rs->mount_fd, r->type, r->handle, r->size, &r->dir);
+        }
+}
+
+/* Resolves every record, each distinct handle once. */
+static int records_resolve(struct record *recs, size_t n, int mount_fd) {
+        pthread_t th[8];
+        size_t started = 0;
+        struct resolver rs = { .recs = recs, .n = n, .mount_fd = mount_fd };
+
+        if (n == 0)
+                return 0;
+        qsort(recs, n, sizeof *recs, record_cmp);
+        for (size_t i = 0; i < n; i++)
+                recs[i].leader = i > 0 && record_cmp(&recs[i - 1], &recs[i]) == 0 ? recs[i - 1].leader : &recs[i];
+        atomic_init(&rs.next, 0);
+        for (; started < ELEMENTSOF(th) && started < n; started++)
+                if (pthread_create(&th[started], NULL, resolver_main, &rs) != 0)
+                        break;
+        if (started == 0)
+                resolver_main(&rs);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
         return 0;
 }
 
@@ -578,21 +630,37 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 return 0;
         }
 
-        for (int pass = 0; pass < 2; pass++) {
-                char **list = pass == 0 ? s.dirs : s.trees;
-                for (size_t i = 0; list && list[i]; i++) {
-                        _cleanup_free_ char *path = NULL;
-                        r = record_to_path(src_mount_fd, list[i], &path);
-                        if (r == -EBADMSG || r == -ENOMEM)
+        size_t n_recs = strv_length(s.dirs) + strv_length(s.trees), parsed = 0;
+        _cleanup_free_ struct record *recs = calloc(MAX(n_recs, 1u), sizeof *recs);
+        if (!recs)
+                return -ENOMEM;
+        for (int pass = 0; pass < 2; pass++)
+                for (char **l = pass == 0 ? s.dirs : s.trees; l && *l; l++) {
+                        r = record_parse(*l, pass == 1, &recs[parsed]);
+                        if (r < 0)
                                 return r;
-                        if (r < 0) {
-                                (void) asprintf(ret_why, "a changed directory cannot be found again (%s)", strerror(-r));
-                                return 0;
-                        }
-                        if (path && strv_extend(pass == 0 ? &dirs : &trees, path) < 0)
-                                return -ENOMEM;
+                        parsed++;
                 }
+        r = records_resolve(recs, n_recs, src_mount_fd);
+        for (size_t i = 0; r >= 0 && i < n_recs; i++) {
+                const struct record *l = recs[i].leader;
+                char *full = NULL;
+                if (l->error < 0) {
+                        (void) asprintf(ret_why, "a changed directory cannot be found again (%s)", strerror(-l->error));
+                        r = 1;
+                        break;
+                }
+                if (!l->dir)
+                        continue; /* gone: its parent's record settles it */
+                if (asprintf(&full, "%s/%s", l->dir, recs[i].name) < 0 ||
+                    strv_extend(recs[i].tree ? &trees : &dirs, full) < 0)
+                        r = -ENOMEM;
+                free(full);
         }
+        for (size_t i = 0; i < n_recs; i++)
+                free(recs[i].dir);
+        if (r != 0)
+                return r < 0 ? r : 0;
         size_t n = strv_length(dirs);
         if (n > 1)
                 qsort(dirs, n, sizeof *dirs, depth_cmp);
