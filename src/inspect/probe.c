@@ -159,7 +159,11 @@ static int probe_one(struct inspect_ctx *c, struct blockdev *d) {
 
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID | BLKID_SUBLKS_TYPE |
-                                          BLKID_SUBLKS_USAGE | BLKID_SUBLKS_VERSION);
+                                          BLKID_SUBLKS_USAGE | BLKID_SUBLKS_VERSION
+#ifdef BLKID_SUBLKS_FSINFO
+                                          | BLKID_SUBLKS_FSINFO  /* FSSIZE, util-linux >= 2.39 */
+#endif
+                                          );
         blkid_probe_enable_partitions(pr, 1);
         blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
 
@@ -173,8 +177,13 @@ static int probe_one(struct inspect_ctx *c, struct blockdev *d) {
                     (r = lookup_dup(pr, "PART_ENTRY_NAME", &d->part_label)) < 0)
                         return r;
         }
-        if (d->fstype)
-                d->fs_size = fs_size_of(fd, d->fstype);
+        if (d->fstype) {
+                const char *v = NULL;
+                if (blkid_probe_lookup_value(pr, "FSSIZE", &v, NULL) == 0 && v)
+                        d->fs_size = strtoull(v, NULL, 10);
+                else
+                        d->fs_size = fs_size_of(fd, d->fstype);
+        }
 
         return probe_signatures(pr, d);
 }
