@@ -113,6 +113,50 @@ static int read_identity(const char *sys, struct blockdev *d) {
         return 0;
 }
 
+struct member {
+        const char *name;
+        uint64_t slot;
+};
+
+static int cmp_member(const void *a, const void *b) {
+        const struct member *x = a, *y = b;
+        if (x->slot != y->slot)
+                return x->slot < y->slot ? -1 : 1;
+        return strverscmp(x->name, y->name);
+}
+
+/* The members of an md array in the order of their slots (md/dev-X/slot),
+ * as mdadm --detail lists them; spares ("none") come last. */
+static int md_members_by_slot(const char *sys, char **slaves, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = strv_length(slaves);
+        struct member *m = calloc(n + 1, sizeof(struct member));
+
+        if (!m)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *attr = NULL;
+                m[i].name = slaves[i];
+                m[i].slot = UINT64_MAX;
+                if (asprintf(&attr, "md/dev-%s/slot", slaves[i]) < 0) {
+                        free(m);
+                        return -ENOMEM;
+                }
+                (void) read_attr_u64(sys, attr, &m[i].slot); /* "none" or absent: a spare, last */
+        }
+        qsort(m, n, sizeof(struct member), cmp_member);
+        for (size_t i = 0; i < n; i++)
+                if (strv_extend(&l, m[i].name) < 0) {
+                        free(m);
+                        return -ENOMEM;
+                }
+        free(m);
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 /* Adds the device whose sysfs directory is sys.  Returns 1 when added, 0
  * when skipped (size 0), or a negative errno. */
 static int add_device(struct inspect_ctx *c, const char *sys, const char *kname,
@@ -224,9 +268,9 @@ static int add_device(struct inspect_ctx *c, const char *sys, const char *kname,
                         d->md->raid_disks = (unsigned) v;
                 if (read_attr_u64(sys, "md/degraded", &v) >= 0)
                         d->md->degraded = v != 0;
-                for (char **s = d->slaves; s && *s; s++)
-                        if (strv_extend(&d->md->members, *s) < 0)
-                                return -ENOMEM;
+                r = md_members_by_slot(sys, d->slaves, &d->md->members);
+                if (r < 0)
+                        return r;
         }
         return 1;
 }

@@ -70,12 +70,33 @@ int main(void) {
         put("etc/fstab", "/dev/sda / ext4 defaults 0 1\ngarbage\n");
         put("etc/default/grub", "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX a\"\nGRUB_CMDLINE_LINUX=\"${GRUB_CMDLINE_LINUX} b\"\n");
 
+        /* An md array whose members sort by name otherwise than by slot,
+         * with a spare; the member devices themselves are not there. */
+        put("sys/block/md127/dev", "9:127\n");
+        put("sys/block/md127/size", "2048\n");
+        put("sys/block/md127/md/level", "raid1\n");
+        put("sys/block/md127/md/raid_disks", "2\n");
+        put("sys/block/md127/md/dev-sdx1/slot", "none\n");
+        put("sys/block/md127/md/dev-sdy1/slot", "1\n");
+        put("sys/block/md127/md/dev-sdz1/slot", "0\n");
+        put("sys/block/md127/slaves/sdx1", "");
+        put("sys/block/md127/slaves/sdy1", "");
+        put("sys/block/md127/slaves/sdz1", "");
+
         r = inspect(&f, &err);
         CHECK(r == 0);
         if (r < 0)
                 fprintf(stderr, "inspect: %s\n", strna(err));
         if (f) {
-                CHECK_U64(f->n_devices, 1);                 /* sdb has size 0, sr0 is optical */
+                CHECK_U64(f->n_devices, 2);                 /* sdb has size 0, sr0 is optical */
+                struct blockdev *md = dev(f, "md127");
+                CHECK(md->md && strv_length(md->md->members) == 3);
+                if (md->md && strv_length(md->md->members) == 3) {
+                        CHECK_STR(md->md->members[0], "sdz1");
+                        CHECK_STR(md->md->members[1], "sdy1");
+                        CHECK_STR(md->md->members[2], "sdx1");   /* the spare */
+                }
+                CHECK(md->md && md->md->uuid == NULL);       /* no member superblock to read it from */
                 struct blockdev *sda = dev(f, "sda");
                 CHECK_U64(sda->size, 1 * MiB);
                 CHECK(sda->fstype == NULL && sda->n_signatures == 0 && sda->table == NULL);
