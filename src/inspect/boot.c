@@ -63,9 +63,11 @@ static int detect_boot_loader(struct inspect_ctx *c, char **installed) {
         };
         static const char *const pc_pkgs[] = { "grub-pc", "grub2-pc", NULL };
         static const char *const other_pkgs[] = { "systemd-boot", "syslinux", "extlinux", "lilo", "refind", NULL };
+        /* What grub-install leaves in /boot, not the modules of the -bin
+         * packages under /usr/lib/grub, which image builders install on
+         * any machine. */
         static const char *const efi_files[] = {
-                "/boot/grub/x86_64-efi", "/boot/grub2/x86_64-efi", "/boot/grub/arm64-efi", "/usr/lib/grub/x86_64-efi",
-                NULL,
+                "/boot/grub/x86_64-efi", "/boot/grub2/x86_64-efi", "/boot/grub/arm64-efi", NULL,
         };
         static const char *const pc_files[] = {
                 "/boot/grub/i386-pc", "/boot/grub2/i386-pc", NULL,

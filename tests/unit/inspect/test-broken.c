@@ -68,6 +68,14 @@ int main(void) {
         put("proc/swaps", "Filename\tType\tSize\tUsed\tPriority\nbroken\n");
         put("etc/crypttab", "# nothing\nlonely\n   \n");
         put("etc/fstab", "/dev/sda / ext4 defaults 0 1\ngarbage\n");
+        /* GRUB's module packages without GRUB installed (image builders
+         * have them): no boot loader. */
+        put("usr/lib/grub/x86_64-efi/normal.mod", "");
+        put("usr/lib/grub/i386-pc/normal.mod", "");
+        put("var/lib/dpkg/status",
+            "Package: grub-efi-amd64-bin\nStatus: install ok installed\n\n"
+            "Package: grub-pc-bin\nStatus: install ok installed\n\n"
+            "Package: grub-pc\nStatus: deinstall ok config-files\n");
         put("etc/default/grub", "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX a\"\nGRUB_CMDLINE_LINUX=\"${GRUB_CMDLINE_LINUX} b\"\n");
 
         /* An md array whose members sort by name otherwise than by slot,
