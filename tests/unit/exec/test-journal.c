@@ -2,6 +2,8 @@
 /* The journal: round trip, torn and corrupted copies, the newest generation
  * wins, and commits cut by SIGKILL at fixed and random points always leave a
  * journal that loads as the previous or the new generation. */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -350,12 +352,109 @@ static void test_random_kills(void) {
         printf("random kills: %u iterations, %u landed inside a commit\n", iterations, landed_mid_commit);
 }
 
+/* Fault injection inside write_file_atomic(): this test program's own
+ * rename() stands in front of the C library's, and SIGKILLs the process
+ * right before or right after the Nth rename when TEST_KILL_RENAME is
+ * "before:N" or "after:N" -- that is, between the fsync of the temporary
+ * file and its rename, or after the rename before the directory's fsync. */
+static unsigned rename_calls; /* since the child started */
+
+int rename(const char *from, const char *to) {
+        static int (*real)(const char *, const char *);
+        const char *e = getenv("TEST_KILL_RENAME");
+        unsigned n = 0;
+        bool before = false;
+
+        if (!real)
+                real = (int (*)(const char *, const char *)) dlsym(RTLD_NEXT, "rename");
+        if (e) {
+                before = startswith(e, "before:");
+                n = (unsigned) strtoul(strchr(e, ':') ? strchr(e, ':') + 1 : "0", NULL, 10);
+        }
+        rename_calls++;
+        if (n == rename_calls && before)
+                raise(SIGKILL);
+        int r = real(from, to);
+        if (n == rename_calls && !before)
+                raise(SIGKILL);
+        return r;
+}
+
+static unsigned count_temporaries(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        unsigned n = 0;
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                n += !!startswith(de->d_name, JOURNAL_FILE_NAME ".tmp.");
+        closedir(d);
+        return n;
+}
+
+/* Three commits to two locations are six renames; kill at each, before and
+ * after, and check which generation each copy and the journal hold. */
+static void test_kill_around_rename(void) {
+        for (unsigned k = 1; k <= 6; k++)
+                for (int before = 1; before >= 0; before--) {
+                        struct fixture f;
+                        char env[32];
+                        int status;
+
+                        fixture_init(&f);
+                        struct journal *j = new_journal(&f);
+                        snprintf(env, sizeof env, "%s:%u", before ? "before" : "after", k);
+                        pid_t pid = fork();
+                        ASSERT(pid >= 0);
+                        if (pid == 0) {
+                                setenv("TEST_KILL_RENAME", env, 1);
+                                rename_calls = 0;
+                                for (int i = 0; i < 3; i++)
+                                        (void) journal_commit(j, NULL);
+                                _exit(0);
+                        }
+                        ASSERT(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+                        unsigned commit = (k + 1) / 2, loc = (k - 1) % 2;
+                        struct journal *c = NULL;
+                        /* Killed before its rename, the new copy is only a
+                         * temporary file, which is never read. */
+                        ASSERT(count_temporaries(f.dirs[loc]) == (before ? 1u : 0u));
+                        uint64_t want = commit - (before && loc == 0 ? 1 : 0);
+                        if (want == 0)
+                                ASSERT(journal_load(f.dirs, &c, NULL, NULL) == -ENOENT);
+                        else {
+                                c = load(&f, NULL);
+                                ASSERT(c->generation == want);
+                                /* Taking the locations over removes the
+                                 * leftover temporary file. */
+                                ASSERT(count_temporaries(f.dirs[loc]) == 0);
+                                journal_free(c);
+                        }
+                        /* The copy being renamed has the new generation
+                         * exactly when the rename happened. */
+                        char *one[] = { f.dirs[loc], NULL };
+                        c = NULL;
+                        int r = journal_load(one, &c, NULL, NULL);
+                        if (before && commit == 1)
+                                ASSERT(r == -ENOENT);
+                        else {
+                                ASSERT_OK(r);
+                                ASSERT(c->generation == commit - (before ? 1 : 0));
+                        }
+                        journal_free(c);
+                        journal_free(j);
+                        fixture_done(&f);
+                }
+}
+
 int main(void) {
         test_crc32c();
         test_round_trip();
         test_torn_and_corrupted();
         test_highest_generation_wins();
         test_crash_points();
+        test_kill_around_rename();
         test_random_kills();
         printf("journal: all tests passed\n");
         return 0;
