@@ -36,6 +36,7 @@
  *   dir TYPE HEX         one file handle per changed directory
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <inttypes.h>
@@ -133,33 +134,43 @@ static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b
         t->count++;
 }
 
+/* Events are aligned to 4 bytes only (names in between): every header is
+ * copied out with memcpy() rather than read through a cast pointer. */
 static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize_t len) {
         pthread_mutex_lock(&t->lock);
-        for (const struct fanotify_event_metadata *m = (const void *) buf; FAN_EVENT_OK(m, len);
-             m = FAN_EVENT_NEXT(m, len)) {
-                if (m->mask & FAN_Q_OVERFLOW) {
+        for (ssize_t off = 0; off + (ssize_t) sizeof(struct fanotify_event_metadata) <= len;) {
+                struct fanotify_event_metadata m;
+                memcpy(&m, buf + off, sizeof m);
+                if (m.event_len < sizeof m || off + (ssize_t) m.event_len > len)
+                        break;
+                const char *end = buf + off + m.event_len;
+                off += m.event_len;
+                if (m.mask & FAN_Q_OVERFLOW) {
                         tracker_overflow(t, "the kernel's event queue overflowed");
                         continue;
                 }
-                for (const char *p = (const char *) (m + 1); p < (const char *) m + m->event_len;) {
-                        const struct fanotify_event_info_header *hdr = (const void *) p;
-                        if (hdr->len == 0)
+                for (const char *p = buf + off - m.event_len + m.metadata_len; p + sizeof(struct fanotify_event_info_fid) <= end;) {
+                        struct fanotify_event_info_header hdr;
+                        struct file_handle fh;
+                        memcpy(&hdr, p, sizeof hdr);
+                        if (hdr.len == 0 || p + hdr.len > end)
                                 break;
-                        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
-                            hdr->info_type == FAN_EVENT_INFO_TYPE_DFID ||
-                            hdr->info_type == FAN_EVENT_INFO_TYPE_FID) {
-                                const struct fanotify_event_info_fid *fid = (const void *) p;
-                                const struct file_handle *fh = (const void *) fid->handle;
-                                const char *name = hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
-                                                           ? (const char *) fh->f_handle + fh->handle_bytes : ".";
-                                tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name, false);
+                        const char *fhp = p + offsetof(struct fanotify_event_info_fid, handle);
+                        memcpy(&fh, fhp, sizeof fh);
+                        const unsigned char *bytes = (const unsigned char *) fhp + sizeof fh;
+                        if ((hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || hdr.info_type == FAN_EVENT_INFO_TYPE_DFID ||
+                             hdr.info_type == FAN_EVENT_INFO_TYPE_FID) &&
+                            fh.handle_bytes <= MAX_HANDLE_SZ && (const char *) bytes + fh.handle_bytes < end + 1) {
+                                const char *name = hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
+                                                           ? (const char *) bytes + fh.handle_bytes : ".";
+                                tracker_add(t, fh.handle_type, bytes, fh.handle_bytes, name, false);
                                 /* A directory made or moved here: its old
                                  * name in DST may hold other contents. */
-                                if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_CREATE | FAN_MOVED_TO)) &&
+                                if ((m.mask & FAN_ONDIR) && (m.mask & (FAN_CREATE | FAN_MOVED_TO)) &&
                                     !streq(name, "."))
-                                        tracker_add(t, fh->handle_type, fh->f_handle, fh->handle_bytes, name, true);
+                                        tracker_add(t, fh.handle_type, bytes, fh.handle_bytes, name, true);
                         }
-                        p += hdr->len;
+                        p += hdr.len;
                 }
         }
         pthread_mutex_unlock(&t->lock);
