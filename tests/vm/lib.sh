@@ -12,8 +12,10 @@
 #
 # Every guest has its own directory under one run directory: the qcow2
 # overlay on top of the cached base image (which stays pristine), fresh raw
-# target disks, its OVMF variable store, the serial console log, QEMU's own
-# log, its PID and its SSH port.  The SSH key is made once per run and given
+# target disks, its OVMF variable store, the serial console (logged to
+# console.log, and a socket console.sock for a person:
+# `socat -,raw,echo=0,escape=0x0f unix-connect:DIR/console.sock`, root/root), QEMU's
+# own log, its PID and its SSH port.  The SSH key is made once per run and given
 # to the guest through QEMU's fw_cfg, so nothing in the image changes and no
 # extra disk shows up for rootraid to inspect.
 #
@@ -170,7 +172,8 @@ vm__launch() {
         firmware=$(cat "$dir/firmware")
         local args=(qemu-system-x86_64 -name "rootraid-$name" -machine q35 -accel "$accel"
                 -smp "${ROOTRAID_VM_SMP:-2}" -m "$(cat "$dir/mem")" -nodefaults -display none
-                -chardev "file,id=con0,path=$dir/console.log,append=on" -serial chardev:con0
+                -chardev "socket,id=con0,path=$dir/console.sock,server=on,wait=off,logfile=$dir/console.log,logappend=on"
+                -serial chardev:con0
                 -monitor none -rtc base=utc
                 -fw_cfg "name=opt/org.rootraid/ssh_key,file=$VM_RUN_ROOT/id_ed25519.pub")
         if [ "$accel" = kvm ]; then args+=(-cpu host); else args+=(-cpu max); fi
