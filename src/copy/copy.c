@@ -199,7 +199,12 @@ struct hlink {
         ino_t ino;
         nlink_t seen;
         nlink_t nlink;
-        int dst_fd;             /* O_PATH fd of the first copy; -1 while busy */
+        /* The first copy: a file handle (no fd held, however many links
+         * wait for their other names), or an O_PATH fd where the target
+         * filesystem has no handles. */
+        struct file_handle *fh;
+        int dst_fd;
+        bool ready;
         bool busy;
         bool failed;
         unsigned flags;         /* inode flags to set when all links exist */
@@ -737,18 +742,45 @@ static struct hlink **hl_slot(struct engine *e, dev_t dev, ino_t ino) {
         return p;
 }
 
+/* Opens the first copy of h. */
+static int hl_open(struct engine *e, const struct hlink *h, int flags) {
+        if (h->fh) {
+                int fd = open_by_handle_at(e->run->dst_root_fd, h->fh, flags | O_CLOEXEC);
+                return fd < 0 ? -errno : fd;
+        }
+        char path[32];
+        int fd = open(proc_fd(path, h->dst_fd), flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Remembers the entry `name` in ddir as the first copy of h. */
+static int hl_remember(struct hlink *h, int ddir, const char *name) {
+        struct file_handle *fh = malloc(sizeof *fh + MAX_HANDLE_SZ);
+        int mnt;
+        if (!fh)
+                return -ENOMEM;
+        fh->handle_bytes = MAX_HANDLE_SZ;
+        if (name_to_handle_at(ddir, name, fh, &mnt, 0) >= 0) {
+                h->fh = fh;
+                return 0;
+        }
+        free(fh);
+        h->dst_fd = openat(ddir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        return h->dst_fd < 0 ? -errno : 0;
+}
+
 static void hl_drop_locked(struct engine *e, struct hlink **p) {
         struct hlink *h = *p;
-        if (h->has_flags && h->dst_fd >= 0) {
-                char path[32];
+        if (h->has_flags && h->ready) {
                 /* Flags such as immutable forbid link(): set them once all
                  * links exist.  Best effort: verify reports a mismatch. */
-                _cleanup_close_ int fd = open(proc_fd(path, h->dst_fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                _cleanup_close_ int fd = hl_open(e, h, O_RDONLY | O_NONBLOCK);
                 if (fd >= 0)
                         (void) apply_flags(fd, h->flags);
         }
         *p = h->next;
         safe_close(h->dst_fd);
+        free(h->fh);
         free(h);
         e->hl_count--;
 }
@@ -870,18 +902,18 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
                         break;
                 pthread_cond_wait(&e->hl_cond, &e->hl_lock);
         }
-        if (h && !h->failed && h->dst_fd >= 0) {
+        if (h && !h->failed && h->ready) {
                 /* Another name of a file already copied: link to it. */
-                int rep = h->dst_fd;
+                _cleanup_close_ int rep = hl_open(e, h, O_PATH);
                 h->seen++;
                 struct stat rst;
-                bool same = have_dst && fstat(rep, &rst) >= 0 && rst.st_ino == dst_st->st_ino &&
+                bool same = have_dst && rep >= 0 && fstat(rep, &rst) >= 0 && rst.st_ino == dst_st->st_ino &&
                             rst.st_dev == dst_st->st_dev;
                 if (!same) {
                         uint64_t n = 0;
                         if (have_dst)
                                 (void) remove_tree(d->dst_fd, name, &n); /* linkat reports EEXIST */
-                        r = link_to(rep, d->dst_fd, name);
+                        r = rep < 0 ? rep : link_to(rep, d->dst_fd, name);
                         if (r < 0) {
                                 pthread_mutex_unlock(&e->hl_lock);
                                 if (target_full(r))
@@ -939,18 +971,14 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
                         d->changed = true;
                 }
         }
-        int fd = -EBADF;
-        if (r == 0)
-                fd = openat(d->dst_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
         pthread_mutex_lock(&e->hl_lock);
         p = hl_slot(e, st->st_dev, st->st_ino);
         h = *p;
         h->busy = false;
-        if (fd < 0)
+        if (r != 0 || hl_remember(h, d->dst_fd, name) < 0)
                 h->failed = true; /* a later name tries again */
         else {
-                h->dst_fd = fd;
+                h->ready = true;
                 h->seen++;
                 h->has_flags = flags != 0;
                 h->flags = flags;
@@ -1557,11 +1585,13 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
         bool compare = !dir_is_empty(dst);
         struct copy_root root = {
                 .src_fd = fcntl(src, F_DUPFD_CLOEXEC, 3),
-                .dst_fd = TAKE_FD(dst),
+                .dst_fd = fcntl(dst, F_DUPFD_CLOEXEC, 3),
                 .path = (char *) ".",
         };
-        if (root.src_fd < 0)
+        if (root.src_fd < 0 || root.dst_fd < 0) {
+                safe_close(root.src_fd);
                 return -errno;
+        }
         struct copy_run run = {
                 .opts = o,
                 .roots = &root,
@@ -1569,6 +1599,7 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
                 .compare = compare,
                 .recurse = true,
                 .src_mount_fd = src,
+                .dst_root_fd = dst,
         };
         r = copy_run(&run, &stats, ret_error);
         if (ret_stats)
@@ -1696,7 +1727,7 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 };
                 struct copy_run run = {
                         .opts = o, .roots = &root, .n_roots = 1, .compare = true, .recurse = true,
-                        .t0 = t0, .src_mount_fd = src,
+                        .t0 = t0, .src_mount_fd = src, .dst_root_fd = dst,
                 };
                 stats.full_compare = true;
                 r = copy_run(&run, &stats, ret_error);
