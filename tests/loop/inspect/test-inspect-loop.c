@@ -2,7 +2,8 @@
 /* Inspects the live system while test-inspect-loop.sh has real images on
  * loop devices, and checks that each is seen as written: tables, types,
  * roles, UUIDs, PARTUUIDs, LUKS header, LVM PV, mounts and usage.
- * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG NOSCAN-LOOP DIRTY-LOOP */
+ * Usage: test-inspect-loop MBR-LOOP GPT-LOOP WHOLE-LOOP BLANK-LOOP MOUNTPOINT VG NOSCAN-LOOP DIRTY-LOOP
+ *                          BTRFS-LOOP|none BTRFS-MOUNTPOINT */
 #include <libgen.h>
 
 #include "../../unit/inspect/inspect-test.h"
@@ -139,8 +140,9 @@ int main(int argc, char *argv[]) {
         struct facts *f = NULL;
         char *err = NULL;
 
-        if (argc != 9) {
-                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG NOSCAN DIRTY\n", argv[0]);
+        if (argc != 11) {
+                fprintf(stderr, "usage: %s MBR GPT WHOLE BLANK MOUNTPOINT VG NOSCAN DIRTY BTRFS|none BTRFS-MOUNTPOINT\n",
+                        argv[0]);
                 return 2;
         }
         int r = inspect_system(&o, &f, &err);
@@ -187,6 +189,18 @@ int main(int argc, char *argv[]) {
         CHECK(has_signature(dirty, "dos", 510));
         CHECK_STR(dirty->fstype, "linux_raid_member");
         CHECK_STR(dirty->fs_uuid, "b6000000-0000-4000-8000-00000000dead");
+
+        /* btrfs: the mount's device number is anonymous; the source names
+         * the partition, and fs_root the subvolume. */
+        if (!streq(argv[9], "none")) {
+                const struct mount_point *m = mnt(f, argv[10]);
+                CHECK_STR(m->fstype, "btrfs");
+                CHECK_STR(m->fs_root, "/@");
+                CHECK_STR(m->kname, kname_of(argv[9], 1));
+                CHECK(facts_find_devnum(f, m->devnum) == NULL);
+                CHECK_STR(dev(f, kname_of(argv[9], 1))->fs_uuid, "b7000000-0000-4000-8000-000000000001");
+                CHECK(dev(f, kname_of(argv[9], 1))->fs_used > 0);
+        }
 
         for (size_t i = 0; i < f->n_devices; i++)
                 CHECK(!f->devices[i].stable_id || !strstr(f->devices[i].stable_id, "/dev/sd"));

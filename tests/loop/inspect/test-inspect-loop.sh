@@ -22,6 +22,7 @@ VG=rrinspect$$
 LOOPS=()
 cleanup() {
         umount "$TMP/mnt" 2>/dev/null
+        umount "$TMP/bmnt" 2>/dev/null
         vgremove -f --driverloaded n "$VG" >/dev/null 2>&1
         for l in "${LOOPS[@]}"; do
                 pvremove -ff -y "${l}p6" >/dev/null 2>&1
@@ -124,4 +125,20 @@ mount "${MBR}p1" "$TMP/mnt" || exit 1
 dd if=/dev/zero of="$TMP/mnt/data" bs=1M count=20 status=none
 sync
 
-"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG" "$NOSCAN" "$DIRTY"
+# 7. btrfs with its root in subvolume @, mounted the way Ubuntu mounts /:
+# mountinfo gives an anonymous device number (0:N), not the partition's.
+BTRFS=none
+if grep -qw btrfs /proc/filesystems && command -v mkfs.btrfs >/dev/null; then
+        truncate -s 1G "$TMP/btrfs.img"
+        printf 'label: dos\nlabel-id: 0xb7b7b7b7\ntype=83\n' | sfdisk -q "$TMP/btrfs.img" || exit 1
+        attach BTRFS "$TMP/btrfs.img"
+        wait_parts "$BTRFS" 1
+        mkfs.btrfs -q -f -U b7000000-0000-4000-8000-000000000001 "${BTRFS}p1" || exit 1
+        mkdir -p "$TMP/bmnt"
+        mount "${BTRFS}p1" "$TMP/bmnt" && btrfs subvolume create "$TMP/bmnt/@" >/dev/null && umount "$TMP/bmnt" || exit 1
+        mount -o subvol=@ "${BTRFS}p1" "$TMP/bmnt" || exit 1
+else
+        echo "no btrfs here: the subvolume case is not checked"
+fi
+
+"$BIN" "$MBR" "$GPT" "$WHOLE" "$BLANK" "$TMP/mnt" "$VG" "$NOSCAN" "$DIRTY" "$BTRFS" "$TMP/bmnt"
