@@ -508,6 +508,11 @@ static int add_unit(struct builder *b, const struct blockdev *p) {
                 if (!supported_fs(p->fstype))
                         return refuse(b, -EOPNOTSUPP, "%s is mounted at %s with filesystem type %s, which rootraid cannot re-create (ext2/3/4, xfs, btrfs, vfat).",
                                       DEV_ID(f, p), m->target, strna(p->fstype));
+                /* Copying a mount point copies what it shows: with only a
+                 * subdirectory bind-mounted, the rest would be lost. */
+                if (m->fs_root && !streq(m->fs_root, "/"))
+                        return refuse(b, -EOPNOTSUPP, "%s is mounted only as a bind of its directory %s (at %s): mount the filesystem's root "
+                                      "somewhere too, so all of it is migrated.", DEV_ID(f, p), m->fs_root, m->target);
                 u->kind = UNIT_FS;
                 u->mount = m;
                 u->used = p->fs_used;

@@ -504,6 +504,14 @@ static void test_refusals(void) {
         free(sda1->fstype);
         sda1->fstype = t;
 
+        /* The root filesystem visible only through a bind of a subdirectory. */
+        struct mount_point *rm = facts_find_mount(mbr, "/");
+        char *fr = rm->fs_root;
+        rm->fs_root = xstrdup("/rootfs");
+        expect_refusal(mbr, -EOPNOTSUPP, "only as a bind of its directory /rootfs", 0, false, "/dev/sdb", NULL);
+        free(rm->fs_root);
+        rm->fs_root = fr;
+
         /* A disk known only by its kernel name. */
         char *sid = sdb->stable_id;
         sdb->stable_id = NULL;
