@@ -121,7 +121,7 @@ int verb_plan(int argc, char *argv[]) {
                 r = plan_print_summary(plan, stdout);
                 if (r < 0)
                         return log_error_errno(r, "Cannot print the summary: %m");
-                printf("\nPlan written to %s. Review it, then apply it (rootraid apply %s).\n", output, output);
+                printf("\nPlan written to %s; nothing was changed. `rootraid show %s` prints it again, `--check` tells whether it still matches the machine.\n", output, output);
         }
         return 0;
 }
