@@ -450,7 +450,8 @@ static int journal_parse(const char *text, size_t size, struct journal **ret, ch
                 return set_error(ret_why, "it is truncated (torn write)"), -EBADMSG;
         memcpy(hex, text + lp, 8);
         uint32_t want = (uint32_t) strtoul(hex, &end, 16);
-        if (*end)
+        /* Exactly the lower-case digits journal_serialize() writes. */
+        if (*end || strspn(hex, "0123456789abcdef") != 8)
                 return set_error(ret_why, "its checksum field is malformed"), -EBADMSG;
         const char *body = text + lp + 8 + lm;
         size_t body_size = size - lp - 8 - lm - ls;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,12 @@ int exec_lock_acquire(const char *path, struct exec_lock **ret, char **ret_error
         char stamp[32] = "";
         struct tm tm;
         time_t now = time(NULL);
+
+        /* The first apply on a machine finds no /var/lib/rootraid yet. */
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        (void) mkdir_p(dirname(dir), 0700); /* a failure shows in open() below */
 
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0) {

@@ -14,7 +14,8 @@
 
 struct exec_lock;
 
-/* Takes the lock at path (created if missing) without waiting.  Returns 0
+/* Takes the lock at path (created, with its directory, if missing) without
+ * waiting.  Returns 0
  * and *ret (release with exec_lock_release()), or -EAGAIN when another
  * process holds it, with *ret_error naming that process (pid, start time,
  * and whether it runs in this boot); other negative errno values when the

@@ -561,7 +561,7 @@ static void test_interrupt_between_steps(void) {
 }
 
 static void test_lock_contention(void) {
-        char *tmp = test_tmpdir(), *path = test_path(tmp, EXEC_LOCK_FILE_NAME), *e = NULL;
+        char *tmp = test_tmpdir(), *path = test_path(tmp, "var/lib/rootraid/" EXEC_LOCK_FILE_NAME), *e = NULL;
         struct exec_lock *l = NULL;
         int ready[2], done[2], status;
         char c;
@@ -592,7 +592,7 @@ static void test_lock_contention(void) {
         ASSERT(write(done[1], "x", 1) == 1);
         ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         ASSERT_OK(exec_lock_acquire(path, &l, &e));
-        char *content = test_read(tmp, EXEC_LOCK_FILE_NAME);
+        char *content = test_read(tmp, "var/lib/rootraid/" EXEC_LOCK_FILE_NAME);
         snprintf(pidstr, sizeof pidstr, "pid=%d\n", (int) getpid());
         ASSERT_CONTAINS(content, pidstr);
         free(content);

@@ -352,6 +352,62 @@ static void test_random_kills(void) {
         printf("random kills: %u iterations, %u landed inside a commit\n", iterations, landed_mid_commit);
 }
 
+/* Plain write, no fsync: thousands of damaged copies need not survive a
+ * power cut. */
+static void write_bytes(const char *path, const char *data, size_t size) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT(fd >= 0);
+        ASSERT(write(fd, data, size) == (ssize_t) size);
+        close(fd);
+}
+
+/* Every truncation and every single-bit flip of a copy is refused (CRC-32C
+ * detects all single-bit errors), and nothing crashes on the way. */
+static void test_every_truncation_and_bit_flip(void) {
+        struct fixture f;
+        char *dirs_a[2], *text = NULL, *e = NULL;
+        size_t size;
+        unsigned refused = 0;
+
+        fixture_init(&f);
+        dirs_a[0] = f.a;
+        dirs_a[1] = NULL;
+        struct journal *j = new_journal(&f), *k = NULL;
+        ASSERT_OK(journal_set_step_state(j, 1, STEP_STATE_FAILED, "some error"));
+        ASSERT_OK(journal_commit(j, NULL));
+        char *path = test_path(f.a, JOURNAL_FILE_NAME);
+        ASSERT_OK(read_full_file(path, 1 << 20, &text, &size));
+
+        for (size_t l = 0; l < size; l++) {
+                write_bytes(path, text, l);
+                ASSERT_ERR(journal_load(dirs_a, &k, NULL, &e), EBADMSG);
+                free(e);
+                e = NULL;
+                refused++;
+        }
+        for (size_t i = 0; i < size; i++)
+                for (int bit = 0; bit < 8; bit++) {
+                        text[i] ^= (char) (1 << bit);
+                        write_bytes(path, text, size);
+                        ASSERT_ERR(journal_load(dirs_a, &k, NULL, &e), EBADMSG);
+                        free(e);
+                        e = NULL;
+                        text[i] ^= (char) (1 << bit);
+                        refused++;
+                }
+        /* The intact bytes still load. */
+        write_bytes(path, text, size);
+        ASSERT_OK(journal_load(dirs_a, &k, NULL, NULL));
+        ASSERT(k->generation == 1 && streq_ptr(k->steps[1].error, "some error"));
+        printf("damaged copies: %u of a %zu-byte journal, all refused\n", refused, size);
+
+        journal_free(k);
+        journal_free(j);
+        free(text);
+        free(path);
+        fixture_done(&f);
+}
+
 /* Fault injection inside write_file_atomic(): this test program's own
  * rename() stands in front of the C library's, and SIGKILLs the process
  * right before or right after the Nth rename when TEST_KILL_RENAME is
@@ -454,6 +510,7 @@ int main(void) {
         test_torn_and_corrupted();
         test_highest_generation_wins();
         test_crash_points();
+        test_every_truncation_and_bit_flip();
         test_kill_around_rename();
         test_random_kills();
         printf("journal: all tests passed\n");
