@@ -58,6 +58,14 @@ static int scan_dir(struct inspect_ctx *c, const char *sub) {
         return r;
 }
 
+/* udev names a partition's by-id and by-path links after the disk's, with
+ * "-partN" appended. */
+static bool has_part_suffix(const char *l) {
+        const char *p = strrchr(l, '-');
+        const char *n = p ? startswith(p, "-part") : NULL;
+        return n && *n && strspn(n, "0123456789") == strlen(n);
+}
+
 /* The first link in links that starts with one of the prefixes (in the
  * order of the prefixes), or NULL. */
 static const char *first_link(char **links, const char *const *prefixes, bool partition) {
@@ -67,7 +75,7 @@ static const char *first_link(char **links, const char *const *prefixes, bool pa
                                 continue;
                         /* For a partition, by-id and by-path name the disk
                          * plus "-partN"; never a link of the whole disk. */
-                        if (partition != (strstr(*l, "-part") != NULL) &&
+                        if (partition != has_part_suffix(*l) &&
                             (startswith(*l, "/dev/disk/by-id/") || startswith(*l, "/dev/disk/by-path/")))
                                 continue;
                         return *l;

@@ -149,6 +149,27 @@ int main(void) {
         facts_free(f);
         free(err);
 
+        /* A model name with "-part" in it is still the whole disk's name:
+         * only "-partN" at the end makes a partition's link. */
+        put("run/rootraid-fixture/lvm-fullreport.json", "{}");
+        put("dev/sda", "");
+        char *link = path_join(root, "dev/disk/by-id/ata-Hitachi-partner_S1");
+        char *dir = link ? strdup(link) : NULL;
+        if (!dir)
+                abort();
+        *strrchr(dir, '/') = 0;
+        CHECK(mkdir_p(dir, 0755) >= 0 && symlink("../../sda", link) >= 0);
+        free(dir);
+        free(link);
+        r = inspect(&f, &err);
+        CHECK(r == 0);
+        if (f) {
+                CHECK_STR(dev(f, "sda")->stable_id, "/dev/disk/by-id/ata-Hitachi-partner_S1");
+                CHECK(facts_find_device(f, "/dev/disk/by-id/ata-Hitachi-partner_S1") == dev(f, "sda"));
+        }
+        facts_free(f);
+        free(err);
+
         rm_rf();
         return test_failures ? 1 : 0;
 }
