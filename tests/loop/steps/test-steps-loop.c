@@ -15,7 +15,7 @@
 
 #include "tests/unit/exec/exec-test.h"
 #include "exec/executor.h"
-#include "steps/step.h"
+#include "steps/kinds.h"
 #include "util/run.h"
 #include "util/strutil.h"
 
@@ -34,7 +34,7 @@ static const char fstab_original[] =
         "UUID=11112222-3333-4444-5555-666677778888 / ext4 errors=remount-ro 0 1\n"
         "UUID=9999aaaa-bbbb-cccc-dddd-eeeeffff0000 none swap sw 0 0\n";
 
-static char *tmp, *image, *dev, *p1, *p2, *target_etc, *state;
+static char *tmp, *image, *dev, *p1, *p2, *target_etc, *state, *big;
 
 static char *run_out(const char *const *argv) {
         char *out = NULL;
@@ -53,6 +53,10 @@ static void cleanup(void) {
         if (dev) {
                 const char *argv[] = { "losetup", "-d", dev, NULL };
                 (void) run_argv(argv, 0, NULL, NULL); /* best effort at exit */
+        }
+        if (big) {
+                const char *argv[] = { "losetup", "-d", big, NULL };
+                (void) run_argv(argv, 0, NULL, NULL);
         }
         if (tmp)
                 test_rm_rf(tmp);
@@ -417,6 +421,84 @@ static void test_killed_then_resumed(void) {
         printf("killed at random moments: %u of %u runs killed, all resumed to the planned state\n", killed, iterations);
 }
 
+/* mkfs for every type the planner may ask for, on a partition big enough
+ * for xfs: the planned UUID and label are what blkid reads afterwards, a
+ * second apply does not run mkfs again, and undo leaves no signature. */
+static void test_mkfs_types(void) {
+        static const struct {
+                const char *type, *uuid, *label;
+        } cases[] = {
+                { "ext4", "0b0b0b0b-0000-4000-8000-0000000000e4", "root" },
+                { "ext2", "0b0b0b0b-0000-4000-8000-0000000000e2", "boot" },
+                { "xfs", "0b0b0b0b-0000-4000-8000-0000000000f5", "data" },
+                { "btrfs", "0b0b0b0b-0000-4000-8000-0000000000b7", "pool" },
+                { "vfat", "ABCD-1234", "ESP" },
+        };
+        static const char *const ids[] = { "mkfs" };
+        struct executor_options opts = {};
+        char *img = test_path(tmp, "big.img"), *e = NULL;
+
+        FILE *f = fopen(img, "we");
+        ASSERT(f && ftruncate(fileno(f), (off_t) (400 * MiB)) == 0);
+        fclose(f);
+        const char *los[] = { "losetup", "--find", "--show", img, NULL };
+        big = run_out(los);
+        ASSERT(big);
+        big[strcspn(big, "\n")] = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct plan *p = test_plan_new("sha256:mkfs", ids, 1, STEP_MKFS, 1);
+                json_object *a = json_object_new_object();
+                json_object_object_add(a, "filesystem", json_object_new_string("fs"));
+                json_object_object_add(a, "device", json_object_new_string(big));
+                json_object_object_add(a, "type", json_object_new_string(cases[i].type));
+                json_object_object_add(a, "uuid", json_object_new_string(cases[i].uuid));
+                json_object_object_add(a, "label", json_object_new_string(cases[i].label));
+                set_args(&p->steps[0], a);
+
+                reset_state();
+                struct journal *j = test_journal_new(p, dirs());
+                int r = executor_apply(p, j, step_table, &opts, &e);
+                if (r < 0)
+                        fprintf(stderr, "mkfs %s: %s\n", cases[i].type, e);
+                ASSERT_OK(r);
+                const char *bl[] = { "blkid", "-p", "-o", "export", big, NULL };
+                char *out = run_out(bl), *want = NULL;
+                ASSERT(asprintf(&want, "TYPE=%s\n", cases[i].type) >= 0);
+                ASSERT_CONTAINS(out, want);
+                free(want);
+                ASSERT(asprintf(&want, "UUID=%s\n", cases[i].uuid) >= 0);
+                ASSERT_CONTAINS(out, want);
+                free(want);
+                ASSERT(asprintf(&want, "LABEL=%s\n", cases[i].label) >= 0);
+                ASSERT_CONTAINS(out, want);
+                free(want);
+                free(out);
+
+                /* Applying again is a no-op: the check holds. */
+                struct step_context ctx = { .plan = p };
+                ASSERT(step_mkfs.check(&ctx, &p->steps[0]) > 0);
+                free(ctx.error);
+
+                ASSERT_OK(executor_rollback(p, j, step_table, &opts, &e));
+                const char *wf[] = { "wipefs", "--no-act", big, NULL };
+                out = run_out(wf);
+                ASSERT(out && streq(out, ""));
+                free(out);
+                journal_free(j);
+                test_plan_free(p);
+        }
+        printf("mkfs: %zu filesystem types made with their planned UUID and label, and wiped by undo\n", ELEMENTSOF(cases));
+
+        const char *det[] = { "losetup", "-d", big, NULL };
+        ASSERT(run_argv(det, 0, NULL, NULL) == 0);
+        free(big);
+        big = NULL;
+        unlink(img);
+        free(img);
+        free(e);
+}
+
 int main(void) {
         if (getuid() != 0) {
                 printf("skipped: needs root for loop devices\n");
@@ -448,6 +530,7 @@ int main(void) {
         test_apply_noop_rollback();
         test_dry_run_changes_nothing();
         test_killed_then_resumed();
+        test_mkfs_types();
         printf("steps on %s: all tests passed\n", dev);
         return 0;
 }
