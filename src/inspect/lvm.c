@@ -115,11 +115,19 @@ static int parse_report(struct inspect_ctx *c, const char *text, const char *ori
         return r;
 }
 
-static bool any_lvm(const struct facts *f) {
+static bool any_device(const struct facts *f, bool (*pred)(const struct blockdev *d)) {
         for (size_t i = 0; i < f->n_devices; i++)
-                if (f->devices[i].type == BLOCKDEV_LVM || streq_ptr(f->devices[i].fstype, "LVM2_member"))
+                if (pred(&f->devices[i]))
                         return true;
         return false;
+}
+
+static bool is_active_lv(const struct blockdev *d) {
+        return d->type == BLOCKDEV_LVM;
+}
+
+static bool is_lvm_related(const struct blockdev *d) {
+        return d->type == BLOCKDEV_LVM || streq_ptr(d->fstype, "LVM2_member");
 }
 
 int inspect_lvm(struct inspect_ctx *c) {
@@ -136,7 +144,7 @@ int inspect_lvm(struct inspect_ctx *c) {
         }
 
         /* Not worth a fork when no device is LVM. */
-        if (!any_lvm(c->f))
+        if (!any_device(c->f, is_lvm_related))
                 return 0;
 
         /* --readonly: read the metadata without locks and without repairing
@@ -145,8 +153,12 @@ int inspect_lvm(struct inspect_ctx *c) {
                 "lvm", "fullreport", "--readonly", "--reportformat", "json", "--units", "b", "--nosuffix", NULL,
         };
         r = run_argv(argv, RUN_CAPTURE_STDOUT | RUN_QUIET_STDERR, &out, NULL);
+        /* Without lvm2, an old PV label (on a disk meant as a target) is
+         * just a signature; an active LV is a stack we cannot read. */
+        if (r == -ENOENT && !any_device(c->f, is_active_lv))
+                return 0;
         if (r == -ENOENT)
-                return ictx_fail(c, r, "This system has LVM devices but no lvm command: install lvm2.");
+                return ictx_fail(c, r, "This system has active LVM volumes but no lvm command: install lvm2.");
         if (r < 0)
                 return ictx_fail(c, r, "Cannot run lvm fullreport: %m");
         if (r > 0)
