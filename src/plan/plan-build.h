@@ -77,6 +77,10 @@ static inline bool unit_on_array(const struct unit *u) {
         return u->kind != UNIT_BIOS_GRUB && u->kind != UNIT_ESP;
 }
 
+static inline void json_object_putp(json_object **o) {
+        json_object_put(*o);
+}
+
 static inline void add_str(json_object *o, const char *k, const char *v) {
         json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }

@@ -293,9 +293,11 @@ int pb_build_steps(struct builder *b, json_object *target) {
         for (size_t d = 0; d < b->n_disks; d++)
                 disk_ids(b, d, &ids[d]);
 
-        json_object *arrays_conf = json_object_new_array();
-        json_object *arrays_ref = json_object_new_array();
-        json_object *array_uuids = json_object_new_array();
+        /* Shared by several steps (each takes a reference); released on
+         * every return. */
+        _cleanup_(json_object_putp) json_object *arrays_conf = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *arrays_ref = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *array_uuids = json_object_new_array();
         for (size_t i = 0; i < b->n_units; i++) {
                 const struct unit *u = &b->units[i];
                 if (!unit_on_array(u))
@@ -818,9 +820,6 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 return r;
 #undef HOOK_STEP
 
-        json_object_put(arrays_conf);
-        json_object_put(arrays_ref);
-        json_object_put(array_uuids);
         return 0;
 }
 
