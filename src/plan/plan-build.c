@@ -399,6 +399,28 @@ static int check_options(struct builder *b) {
         return 0;
 }
 
+/* The copy strategy makes every filesystem anew on the arrays, so disks of
+ * different logical sector sizes are fine (md takes the largest).  The lvm
+ * and luks strategies keep what is on top of the array: LVM refuses to mix
+ * PVs of different block sizes in a VG (allow_mixed_block_sizes=0), and a
+ * LUKS volume with 512-byte sectors cannot sit on a 4096-byte array. */
+static int check_sector_sizes(struct builder *b) {
+        unsigned old = MAX(b->old_disk->logical_sector_size, 512u);
+        char name[PATH_MAX_ID * 2];
+
+        if (b->strategy == STRATEGY_COPY)
+                return 0;
+        for (size_t i = 1; i < b->n_disks; i++)
+                if (MAX(b->disks[i]->logical_sector_size, 512u) != old)
+                        return refuse(b, -EOPNOTSUPP, "%s has %u-byte logical sectors, the current disk %u-byte: with the root on %s, "
+                                      "the array would change the block size under it (%s). Use disks with %u-byte sectors.",
+                                      disk_label(b, i, name, sizeof name), MAX(b->disks[i]->logical_sector_size, 512u), old,
+                                      b->strategy == STRATEGY_LVM ? "LVM" : "LUKS",
+                                      b->strategy == STRATEGY_LVM ? "LVM does not mix block sizes in a volume group" :
+                                                                    "the LUKS sector size is kept", old);
+        return 0;
+}
+
 static int check_count(struct builder *b) {
         static const unsigned min_disks[11] = { [1] = 2, [5] = 3, [6] = 4, [10] = 4 };
         size_t total = strv_length(b->opts->disks) + 1;
@@ -782,6 +804,9 @@ int plan_build(const struct facts *facts, const struct plan_options *opts, struc
                         return refuse(&b, -EINVAL, "%s has no stable name (no /dev/disk/by-id or by-path link): a plan must not name it %s, "
                                       "which can change at the next boot. Give the disk a serial number or WWN.", id, id);
         }
+        r = check_sector_sizes(&b);
+        if (r < 0)
+                return r;
         r = check_count(&b);
         if (r < 0)
                 return r;

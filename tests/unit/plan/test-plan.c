@@ -235,6 +235,14 @@ static void test_bios_gpt(void) {
               "a bios_grub partition first, not on md");
         CHECK(target_array(p, "boot") && target_array(p, "root") && target_array(p, "swap"), "/boot, / and swap each on an array");
         CHECK(first_kind(p, STEP_MKSWAP), "mkswap");
+
+        /* A 4Kn new disk: the filesystems are made anew, so it is fine;
+         * its table is written for its own sector size. */
+        _cleanup_plan_free_ struct plan *q = NULL;
+        facts_find_kname(f, "sdb")->logical_sector_size = 4096;
+        CHECK(build(f, 0, false, &q, &err, "/dev/sdb", NULL) == 0, "4Kn target: %s", strna(err));
+        const struct plan_step *pd = q ? first_kind(q, STEP_PARTITION_DISK) : NULL;
+        CHECK(pd && pj_u64(pd->args, "sector_size") == 4096, "sector size of the new table");
 }
 
 static void test_uefi(void) {
@@ -550,6 +558,13 @@ static void test_refusals_layout(void) {
         free(efi->target);
         efi->target = xstrdup("/efi");
         expect_refusal(uefi, -EOPNOTSUPP, "no EFI system partition", 0, false, "/dev/sdb", NULL);
+
+        /* A 4Kn target under LVM (a copied filesystem does not mind:
+         * test_bios_gpt). */
+        struct blockdev *t = facts_find_kname(lvm, "sdb");
+        t->logical_sector_size = 4096;
+        expect_refusal(lvm, -EOPNOTSUPP, "4096-byte logical sectors", 0, false, "/dev/sdb", NULL);
+        t->logical_sector_size = 512;
 
         /* A root LV over two PVs. */
         struct mount_point *root = facts_find_mount(lvm, "/");
