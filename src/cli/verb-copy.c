@@ -131,6 +131,10 @@ static void summary(struct ui *ui, const char *what, int r, const struct copy_st
                 fflush(stdout);
                 return;
         }
+        if (streq(what, "verify")) {
+                log_info("verify: %" PRIu64 " difference(s), in %.1f s.", s->differences, s->elapsed);
+                return;
+        }
         char b[FORMAT_BYTES_MAX], rate[FORMAT_BYTES_MAX];
         log_info("%s: %" PRIu64 " entries written, %s in %.1f s (%s/s); %" PRIu64 " hard links, %" PRIu64
                  " deleted, %" PRIu64 " vanished, %" PRIu64 " errors.",
@@ -303,8 +307,6 @@ int verb_copy(int argc, char *argv[]) {
                 if (r < 0)
                         return log_error_errno(r, "%s", strna(error));
                 summary(&ui, "verify", stats.differences ? 1 : 0, &stats, NULL);
-                if (!ui.json)
-                        log_info("%" PRIu64 " difference(s).", stats.differences);
                 return stats.differences ? 1 : 0;
         }
         if (sync) {

@@ -42,6 +42,7 @@ struct copy_run {
         bool compare;           /* DST may hold entries: compare each one */
         bool recurse;           /* compare existing subdirectories too */
         bool partial;           /* only some directories of the tree */
+        bool sync;              /* a final sync: mostly comparing, more workers */
         struct timespec t0;     /* ctime at or after this: changed (0: unused) */
         int src_mount_fd;       /* SRC's root: statfs(), roots given by path */
         int dst_root_fd;        /* DST's root, for roots given by path */

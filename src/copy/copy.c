@@ -1390,7 +1390,7 @@ static void progress_now(const struct copy_run *run, struct engine *e, double st
 
 int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_error) {
         const struct copy_options *o = run->opts;
-        unsigned jobs = o->jobs ? o->jobs : default_jobs(run->compare);
+        unsigned jobs = o->jobs ? o->jobs : default_jobs(run->sync);
         double start = copy_now();
         uint64_t bytes_total = 0, files_total = 0;
         struct engine *e;
@@ -1639,7 +1639,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                                 /* Full batch: run it before the next one. */
                                 struct copy_run run = {
                                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
-                                        .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
+                                        .recurse = !names, .partial = true, .sync = true, .t0 = t0, .src_mount_fd = src,
                                         .dst_root_fd = dst, .ret_need_full = need_full,
                                 };
                                 r = copy_run(&run, stats, ret_error);
@@ -1663,7 +1663,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
         if (r >= 0 && k > 0) {
                 struct copy_run run = {
                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
-                        .recurse = !names, .partial = true, .t0 = t0, .src_mount_fd = src,
+                        .recurse = !names, .partial = true, .sync = true, .t0 = t0, .src_mount_fd = src,
                         .dst_root_fd = dst, .ret_need_full = need_full,
                 };
                 r = copy_run(&run, stats, ret_error);
@@ -1727,7 +1727,7 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 };
                 struct copy_run run = {
                         .opts = o, .roots = &root, .n_roots = 1, .compare = true, .recurse = true,
-                        .t0 = t0, .src_mount_fd = src, .dst_root_fd = dst,
+                        .sync = true, .t0 = t0, .src_mount_fd = src, .dst_root_fd = dst,
                 };
                 stats.full_compare = true;
                 r = copy_run(&run, &stats, ret_error);
