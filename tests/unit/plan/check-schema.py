@@ -85,6 +85,11 @@ def main():
             r = subprocess.run([rootraid, "show", "--json", path], capture_output=True, text=True)
             if r.returncode != 0:
                 fail("%s: rootraid show refuses the example: %s" % (name, r.stderr))
+            r = subprocess.run([rootraid, "show", path], capture_output=True, text=True)
+            for part in ("Today:", "After the migration:", "Steps:", "Disks overwritten:", "Data to copy",
+                         "Point of no return: step", "POINT OF NO RETURN", example["target"]["disks"][1]["device"]):
+                if part not in r.stdout:
+                    fail("%s: the summary lacks %r" % (name, part))
             for k in IGNORED:
                 example.pop(k, None)
                 produced.pop(k, None)
