@@ -1733,6 +1733,11 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 r = copy_run(&run, &stats, ret_error);
         }
 finish:
+        /* The record described changes up to now: a later sync must not
+         * trust it, it finds no record and compares everything. */
+        if (r >= 0 && state_path && unlink(state_path) < 0 && errno != ENOENT)
+                copy_message(o, COPY_MESSAGE_WARNING, ".", "cannot remove the used change record %s: %s", state_path,
+                             strerror(errno));
         if (ret_stats)
                 *ret_stats = stats;
         return r;

@@ -99,7 +99,8 @@ int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final
  * overflowed, stopped, or is missing (both NULL), or a hard-linked file
  * changed, the whole tree is compared by type, size, mtime, ctime (against
  * the time the tracker started), links and metadata, and
- * ret_stats->full_compare says so.  Returns as copy_tree(). */
+ * ret_stats->full_compare says so.  A state file is removed after a
+ * successful sync: it no longer says what changed.  Returns as copy_tree(). */
 int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *state_path,
               struct copy_stats *ret_stats, char **ret_error);
 

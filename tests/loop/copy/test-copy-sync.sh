@@ -104,4 +104,10 @@ esac
 rsync_same "$VIEW" "$D" || fail "rsync sees differences after the sync"
 lsattr_same "$VIEW" "$D" || fail "inode flags differ after the sync"
 "$ROOTRAID" copy --verify --checksum "$S" "$D" || fail "copy --verify finds differences after the sync"
+# The used record is gone; another sync compares everything, finds the
+# trees equal and writes nothing.
+[ ! -e "$STATE" ] || fail "the used change record was left behind"
+out=$("$ROOTRAID" copy --json --sync "$STATE" "$S" "$D") || fail "second sync exited with $?"
+echo "$out" | grep -q '"event":"done".*"files":0,"bytes":0,.*"deleted":0,.*"full_compare":true' \
+        || fail "a second sync of equal trees changed something: $(echo "$out" | tail -1)"
 echo "PASS: final sync on $FSTYPE, $MODE"
