@@ -367,6 +367,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
                 args = array_ref(u);
                 add_str(args, "name", u->name);
+                add_str(args, "homehost", f->hostname);
                 add_u64(args, "level", b->level);
                 add_str(args, "metadata", "1.2");
                 add_str(args, "bitmap", "internal");

@@ -415,6 +415,8 @@ static const struct format_table a_md_create = {
                 STR("device", "/dev/md/NAME.", .pattern = P_MD_DEV),
                 STR("uuid", "Array UUID.", .pattern = P_MD_UUID),
                 STR("name", "mdadm --name.", .pattern = P_NAME),
+                { .name = "homehost", .type = FIELD_STRING, .flags = F_NULLABLE,
+                  .doc = "mdadm --homehost: the host name, so the superblock names the array HOSTNAME:NAME as mdadm.conf does (optional)." },
                 UINT("level", "RAID level.", .int_values = i_raid_levels),
                 STR("metadata", "Superblock format.", .values = v_metadata),
                 STR("bitmap", "Bitmap.", .values = v_bitmap),
