@@ -368,8 +368,8 @@ int executor_rollback(const struct plan *p, struct journal *j, const struct step
                 if (st == STEP_STATE_PENDING || st == STEP_STATE_UNDONE)
                         continue;
                 return fail(&x, -ENOTRECOVERABLE,
-                            "Rollback refused: step '%s' (%s) writes to the old disk and is %s, so the old system "
-                            "cannot be restored. Run 'rootraid resume' to finish the migration instead.",
+                            "Rollback refused: step '%s' (%s) writes to the old disk and has already started (it is %s), "
+                            "so the old system cannot be restored. Run 'rootraid resume' to finish the migration instead.",
                             p->steps[i].id, strna(p->steps[i].description), step_state_to_string(st));
         }
 

@@ -5,6 +5,7 @@
  *   check: the table on disk equals the plan (and has no other partition).
  *   undo:  removes the table (libblkid, as wipefs), but only if it is the
  *          one the plan writes (same disk identifier), or there is none. */
+#include <fcntl.h>
 #include <libfdisk.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,16 @@ static int partition_disk_apply(struct step_context *ctx, const struct plan_step
                 print_plan(&a);
                 return 0;
         }
+        /* Refuse a disk that is in use (a mounted partition, an md or dm
+         * holder): the kernel would keep the old partitions under the new
+         * table.  O_EXCL on a block device fails with EBUSY exactly then. */
+        _cleanup_close_ int excl = open(a.disk, O_RDONLY | O_EXCL | O_CLOEXEC | O_NOCTTY);
+        if (excl < 0)
+                return step_error(ctx, errno, errno == EBUSY ?
+                                  "%s is in use (a partition is mounted, or held by md, dm or swap); not partitioning it." :
+                                  "Cannot open %s: %m", a.disk);
+        excl = safe_close(excl);
+
         r = open_disk(ctx, &a, false, &cxt);
         if (r < 0)
                 return r;

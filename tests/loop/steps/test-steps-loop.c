@@ -10,6 +10,7 @@
  * apply followed by resume always ends in the planned state.
  * Needs root and loop devices; exits 77 otherwise. */
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -34,7 +35,7 @@ static const char fstab_original[] =
         "UUID=11112222-3333-4444-5555-666677778888 / ext4 errors=remount-ro 0 1\n"
         "UUID=9999aaaa-bbbb-cccc-dddd-eeeeffff0000 none swap sw 0 0\n";
 
-static char *tmp, *image, *dev, *p1, *p2, *target_etc, *state, *big;
+static char *tmp, *image, *dev, *p1, *p2, *target_etc, *state, *big, *busy_mnt;
 
 static char *run_out(const char *const *argv) {
         char *out = NULL;
@@ -50,6 +51,8 @@ static char *run_out(const char *const *argv) {
 }
 
 static void cleanup(void) {
+        if (busy_mnt)
+                (void) umount2(busy_mnt, MNT_DETACH); /* only mounted when a test failed while it was */
         if (dev) {
                 const char *argv[] = { "losetup", "-d", dev, NULL };
                 (void) run_argv(argv, 0, NULL, NULL); /* best effort at exit */
@@ -499,6 +502,44 @@ static void test_mkfs_types(void) {
         free(e);
 }
 
+/* A disk with a mounted partition is neither wiped nor partitioned, and
+ * the refusal says why; the disk is left as it was. */
+static void test_refuses_disk_in_use(void) {
+        struct plan *full = make_plan();
+        struct executor_options opts = {};
+        char *mnt = busy_mnt = test_path(tmp, "mnt"), *e = NULL;
+
+        make_stale_disk();
+        ASSERT(mkdir(mnt, 0755) == 0);
+        ASSERT(mount(p1, mnt, "ext4", MS_RDONLY, NULL) == 0);
+        const char *dump[] = { "sfdisk", "--dump", dev, NULL };
+        char *before = run_out(dump);
+        ASSERT(before && strstr(before, "label: dos"));
+
+        for (size_t i = 0; i < 2; i++) {
+                static const char *const ids[] = { "step" };
+                struct plan *p = test_plan_new("sha256:busy", ids, 1, full->steps[i].kind, 1);
+                set_args(&p->steps[0], json_object_get(full->steps[i].args));
+                reset_state();
+                struct journal *j = test_journal_new(p, dirs());
+                ASSERT_ERR(executor_apply(p, j, step_table, &opts, &e), EBUSY);
+                ASSERT_CONTAINS(e, "is in use");
+                ASSERT_CONTAINS(e, dev);
+                journal_free(j);
+                test_plan_free(p);
+        }
+        char *after = run_out(dump);
+        ASSERT(streq(before, after));
+
+        ASSERT(umount(mnt) == 0);
+        busy_mnt = NULL;
+        free(before);
+        free(after);
+        free(mnt);
+        free(e);
+        test_plan_free(full);
+}
+
 int main(void) {
         if (getuid() != 0) {
                 printf("skipped: needs root for loop devices\n");
@@ -527,6 +568,7 @@ int main(void) {
         ASSERT(asprintf(&p1, "%sp1", dev) >= 0 && asprintf(&p2, "%sp2", dev) >= 0);
 
         test_wipe_reaches_partition_contents();
+        test_refuses_disk_in_use();
         test_apply_noop_rollback();
         test_dry_run_changes_nothing();
         test_killed_then_resumed();
