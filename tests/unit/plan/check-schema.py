@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The JSON Schema in plans/ against the real plans and the loader.
 
-  check-schema.py ROOTRAID TEST_PLAN FIXTURES_DIR SOURCE_ROOT [--regenerate]
+  check-schema.py ROOTRAID TEST_PLAN FIXTURES_DIR SOURCE_ROOT [LAYOUTS_DIR] [--regenerate]
 
 1. The schema is a valid draft 2020-12 schema.
 2. Every example in plans/examples/ validates, loads with `rootraid show`,
@@ -39,6 +39,9 @@ def fmt_path(parts):
 def main():
     rootraid, test_plan, fixtures, src = sys.argv[1:5]
     regenerate = "--regenerate" in sys.argv[5:]
+    # Fixtures are looked up in tests/fixtures' build dir, then in the
+    # planner's own layouts.
+    search = [fixtures] + [a for a in sys.argv[5:] if not a.startswith("--")]
     schema = json.load(open(os.path.join(src, "plans", "rootraid-plan.schema.json")))
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -57,7 +60,8 @@ def main():
             if not line.strip() or line.startswith("#"):
                 continue
             name, fixture, *opts = line.split()
-            sysroot = os.path.join(fixtures, fixture)
+            sysroot = next((os.path.join(d, fixture) for d in search if os.path.isdir(os.path.join(d, fixture))),
+                           os.path.join(fixtures, fixture))
             if fixture == "luks" and not os.path.exists(os.path.join(sysroot, "dev", "sda2")):
                 print("skip %s: the luks fixture is not built here" % name)
                 continue

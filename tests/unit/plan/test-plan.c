@@ -348,6 +348,30 @@ static void test_hardware(void) {
         CHECK(json_object_array_length(pj_get(target_array(q, "root"), "members")) == 3, "a three-way mirror");
 }
 
+/* Logical partitions (sda5, sda6 in an extended sda2) become primary
+ * partitions 2 and 3; the extended container is not carried over. */
+static void test_debian_logical(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("debian-logical");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        if (!p)
+                return;
+        check_common(p, "debian-logical");
+        json_object *parts = pj_get(json_object_array_get_idx(pj_get(p->target, "disks"), 0), "partitions");
+        CHECK(json_object_array_length(parts) == 3, "%zu partitions", json_object_array_length(parts));
+        for (size_t i = 0; i < json_object_array_length(parts); i++)
+                CHECK(pj_u64(json_object_array_get_idx(parts, i), "partno") == i + 1 &&
+                      streq_ptr(pj_str(json_object_array_get_idx(parts, i), "type"), "0xfd"), "partition %zu", i + 1);
+        json_object *home = target_array(p, "home");
+        CHECK(home && pj_u64(json_object_array_get_idx(pj_get(home, "members"), 0), "partno") == 2, "/home on partition 2");
+        const struct plan_step *add = plan_find_step(p, "add-swap");
+        CHECK(add && pj_u64(pj_get(add->args, "member"), "partno") == 3, "the old sda6 joins as partition 3");
+        const struct plan_step *fs = plan_find_step(p, "write-fstab");
+        CHECK(fs && json_object_array_length(pj_get(fs->args, "entries")) == 3, "fstab: /, /home and swap");
+}
+
 static void test_levels(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
         static const unsigned levels[] = { 1, 5, 6, 10 };
@@ -857,6 +881,7 @@ int main(int argc, char *argv[]) {
                 { "whole-disk", test_whole_disk },
                 { "levels", test_levels },
                 { "hardware", test_hardware },
+                { "debian-logical", test_debian_logical },
                 { "md-geometry", test_md_geometry },
                 { "deterministic", test_deterministic },
                 { "refusals", test_refusals },
