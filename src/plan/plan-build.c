@@ -677,7 +677,11 @@ static int layout(struct builder *b) {
                 struct unit *u = &b->units[i];
                 if (!unit_on_array(u))
                         continue;
-                uint64_t m = member_for(b->level, n, u->need);
+                /* /boot is a mirror whatever the level: GRUB then reads any
+                 * one member as a plain filesystem, the simplest thing to
+                 * boot from when a disk is gone. */
+                u->level = u->kind == UNIT_FS && streq(u->mount->target, "/boot") ? 1 : b->level;
+                uint64_t m = member_for(u->level, n, u->need);
                 if (b->old_disk == u->old)      /* whole disk: as large as fits */
                         u->preferred = avail;
                 u->min = u->kind == UNIT_FS || u->kind == UNIT_LUKS ? m : MAX(m, u->kind == UNIT_SWAP ? u->preferred : m);
@@ -726,9 +730,9 @@ static int layout(struct builder *b) {
                         u->fs_size = u->size;
                         continue;
                 }
-                uint64_t chunk = b->level == 1 ? 0 : MD_CHUNK;
+                uint64_t chunk = u->level == 1 ? 0 : MD_CHUNK;
                 u->data_offset = plan_md_data_offset(u->size, chunk);
-                u->array_size = plan_md_array_size(b->level, n, u->size);
+                u->array_size = plan_md_array_size(u->level, n, u->size);
                 u->fs_size = u->array_size - (u->kind == UNIT_LUKS ? MIN(u->array_size, u->old->luks->data_offset) : 0);
                 if (u->array_size < u->need)
                         return refuse(b, -ENOSPC, "Internal sizing error: array %s would hold %" PRIu64 " bytes, needs %" PRIu64 ".",

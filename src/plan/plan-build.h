@@ -43,6 +43,7 @@ struct unit {
         uint64_t preferred, min;           /* member partition sizes */
         uint64_t start, size;              /* chosen */
         unsigned partno;
+        unsigned level;                    /* RAID level of its array (/boot: 1) */
         uint64_t data_offset, array_size, fs_size, used;
         char md_uuid[36], fs_uuid[37], luks_uuid[37], pv_uuid[39];
 };

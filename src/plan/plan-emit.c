@@ -368,11 +368,11 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 args = array_ref(u);
                 add_str(args, "name", u->name);
                 add_str(args, "homehost", f->hostname);
-                add_u64(args, "level", b->level);
+                add_u64(args, "level", u->level);
                 add_str(args, "metadata", "1.2");
                 add_str(args, "bitmap", "internal");
-                add_u64(args, "chunk", b->level == 1 ? 0 : MD_CHUNK);
-                add_str(args, "layout", md_layout(b->level));
+                add_u64(args, "chunk", u->level == 1 ? 0 : MD_CHUNK);
+                add_str(args, "layout", md_layout(u->level));
                 add_u64(args, "data_offset", u->data_offset);
                 add_u64(args, "raid_devices", b->n_disks);
                 json_object_object_add(args, "members", members_json(b, u));
@@ -381,7 +381,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 snprintf(id, sizeof id, "create-%s", u->name);
                 r = add_step(b, id, STEP_MD_CREATE, args, est, false, "Stop the array and erase its members' superblocks.",
                              "Create RAID %u array %s (%zu slots, the current disk's slot missing until the end).",
-                             b->level, dev, b->n_disks);
+                             u->level, dev, b->n_disks);
                 if (r < 0)
                         return r;
         }
@@ -882,11 +882,11 @@ json_object *pb_build_target(struct builder *b) {
                 add_str(a, "name", u->name);
                 add_str(a, "device", dev);
                 add_str(a, "uuid", u->md_uuid);
-                add_u64(a, "level", b->level);
+                add_u64(a, "level", u->level);
                 add_str(a, "metadata", "1.2");
                 add_str(a, "bitmap", "internal");
-                add_u64(a, "chunk", b->level == 1 ? 0 : MD_CHUNK);
-                add_str(a, "layout", md_layout(b->level));
+                add_u64(a, "chunk", u->level == 1 ? 0 : MD_CHUNK);
+                add_str(a, "layout", md_layout(u->level));
                 add_u64(a, "data_offset", u->data_offset);
                 add_u64(a, "member_size", u->size);
                 add_u64(a, "size", u->array_size);

@@ -372,6 +372,32 @@ static void test_debian_logical(void) {
         CHECK(fs && json_object_array_length(pj_get(fs->args, "entries")) == 3, "fstab: /, /home and swap");
 }
 
+/* /boot, /, /var (xfs), /home and swap each on an array, at RAID 5 but
+ * for /boot, which stays a mirror across all three disks. */
+static void test_gpt_separate(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("gpt-separate");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        CHECK(build(f, 5, false, &p, &err, "/dev/sdb", "/dev/sdc", NULL) == 0, "%s", strna(err));
+        if (!p)
+                return;
+        check_common(p, "gpt-separate");
+        static const char *const arrays[] = { "boot", "root", "var", "home", "swap" };
+        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
+                json_object *a = target_array(p, arrays[i]);
+                CHECK(a && json_object_array_length(pj_get(a, "members")) == 3, "array %s", arrays[i]);
+                CHECK(pj_u64(a, "level") == (i == 0 ? 1u : 5u), "array %s at level %" PRIu64, arrays[i], pj_u64(a, "level"));
+        }
+        json_object *var = pj_find(pj_get(p->target, "filesystems"), "name", "var");
+        CHECK(streq_ptr(pj_str(var, "type"), "xfs") && streq_ptr(pj_str(var, "label"), "var"), "/var stays xfs with its label");
+        CHECK(count_kind(p, STEP_COPY_LIVE) == 4 && count_kind(p, STEP_COPY_FINAL) == 4, "four filesystems copied");
+        const struct plan_step *m = first_kind(p, STEP_MOUNT_TARGET);
+        json_object *mounts = m ? pj_get(m->args, "mounts") : NULL;
+        CHECK(mounts && streq_ptr(pj_str(json_object_array_get_idx(mounts, 0), "mountpoint"), "/run/rootraid/target"),
+              "the new root is mounted first, the others below it");
+}
+
 static void test_levels(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
         static const unsigned levels[] = { 1, 5, 6, 10 };
@@ -882,6 +908,7 @@ int main(int argc, char *argv[]) {
                 { "levels", test_levels },
                 { "hardware", test_hardware },
                 { "debian-logical", test_debian_logical },
+                { "gpt-separate", test_gpt_separate },
                 { "md-geometry", test_md_geometry },
                 { "deterministic", test_deterministic },
                 { "refusals", test_refusals },
