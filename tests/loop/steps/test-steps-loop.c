@@ -296,6 +296,32 @@ static void test_wipe_reaches_partition_contents(void) {
         free(out);
 
         journal_free(j);
+
+        /* A GPT disk: the backup header at the end of the disk goes too
+         * (blkid and libfdisk would otherwise find the old table there). */
+        char *gcmd = NULL;
+        ASSERT(asprintf(&gcmd, "sfdisk --quiet %s >/dev/null", dev) >= 0);
+        FILE *g = popen(gcmd, "w");
+        fputs("label: gpt\n,16M\n,8M\n", g);
+        ASSERT(pclose(g) == 0);
+        free(gcmd);
+        sync_kernel_partitions();
+        const char *mk[] = { "mkfs.ext4", "-q", "-F", p1, NULL };
+        ASSERT(run_argv(mk, RUN_CAPTURE_STDOUT, NULL, NULL) == 0);
+        listing = wipefs_listing();
+        ASSERT(strstr(listing, "gpt") && strstr(listing, "PMBR"));
+        free(listing);
+        reset_state();
+        j = test_journal_new(p, dirs());
+        ASSERT_OK(executor_apply(p, j, step_table, &opts, &e));
+        listing = wipefs_listing();
+        ASSERT(streq(listing, ""));
+        free(listing);
+        const char *bd[] = { "blkid", "-p", dev, NULL };
+        char *o = NULL;
+        ASSERT(run_argv(bd, RUN_CAPTURE_STDOUT, &o, NULL) == 2); /* nothing found, not even a backup GPT */
+        free(o);
+        journal_free(j);
         test_plan_free(p);
         test_plan_free(full);
         free(e);
