@@ -1608,13 +1608,23 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
 }
 
 
+static size_t path_depth(const char *dir) {
+        size_t n = 1;
+        if (streq(dir, "."))
+                return 0;
+        for (const char *p = dir; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
 /* Runs the engine over the entries in list (sorted parents first): with
  * names, "DIR/NAME" entries grouped by DIR, each directory comparing only
- * those names; else whole subtrees.  In batches of at most STACK_MAX,
- * one after the other. */
+ * those names; else whole subtrees.  In batches, one after the other, each
+ * of at most STACK_MAX directories of the same depth: a directory is never
+ * worked on while its parent's run may be creating it. */
 static int sync_batches(const struct copy_options *o, int src, int dst, char **list, bool names,
                         struct timespec t0, struct copy_stats *stats, bool *need_full, char **ret_error) {
-        size_t n = strv_length(list), k = 0;
+        size_t n = strv_length(list), k = 0, depth = 0;
         struct copy_root roots[STACK_MAX] = {};
         _cleanup_free_ char *cur = NULL;
         int r = 0;
@@ -1635,8 +1645,8 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                 if (!same) {
                         free(cur);
                         cur = TAKE_PTR(dir);
-                        if (k > 0 && k == STACK_MAX) {
-                                /* Full batch: run it before the next one. */
+                        if (k > 0 && (k == STACK_MAX || path_depth(cur) != depth)) {
+                                /* Run this batch before the next one. */
                                 struct copy_run run = {
                                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
                                         .recurse = !names, .partial = true, .sync = true, .t0 = t0, .src_mount_fd = src,
@@ -1653,6 +1663,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                                         break;
                         }
                         /* Opened by the workers (see process_dir()). */
+                        depth = path_depth(cur);
                         roots[k++] = (struct copy_root) { .src_fd = -EBADF, .dst_fd = -EBADF, .path = strdup(cur) };
                         if (!roots[k - 1].path)
                                 r = -ENOMEM;

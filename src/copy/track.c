@@ -434,9 +434,10 @@ static int hexval(char c) {
         return -1;
 }
 
+/* Parents first: "./a" (depth 0) before "d/a" (1) before "d/e/a" (2). */
 static int depth_cmp(const void *a, const void *b) {
         const char *x = *(char *const *) a, *y = *(char *const *) b;
-        size_t dx = 0, dy = 0;
+        size_t dx = startswith(x, "./") ? 0 : 1, dy = startswith(y, "./") ? 0 : 1;
         for (const char *p = x; *p; p++)
                 dx += *p == '/';
         for (const char *p = y; *p; p++)
