@@ -546,7 +546,7 @@ static int add_unit(struct builder *b, const struct blockdev *p) {
                 unit_name(b, u, "swap");
         } else if (streq_ptr(p->fstype, "crypto_LUKS")) {
                 const struct blockdev *map = p->holders && p->holders[0] ? facts_find_kname(f, p->holders[0]) : NULL;
-                if (!map || map != b->root_dev || !p->luks)
+                if (!map || map != b->root_dev || !p->luks || !map->dm_name || !p->luks->uuid)
                         return refuse(b, -EOPNOTSUPP, "%s is a LUKS container that does not hold the root filesystem: only a LUKS root is supported.",
                                       DEV_ID(f, p));
                 if (!supported_fs(map->fstype))
@@ -573,7 +573,7 @@ static int add_unit(struct builder *b, const struct blockdev *p) {
                 for (size_t i = 0; i < f->n_vgs; i++)
                         if (streq_ptr(f->vgs[i].name, pv->vg))
                                 u->vg = &f->vgs[i];
-                if (!u->vg)
+                if (!u->vg || !u->vg->name || !pv->uuid)
                         return refuse(b, -EOPNOTSUPP, "Volume group %s of %s is not in the LVM report.", strna(pv->vg), p->kname);
                 u->kind = UNIT_PV;
                 u->pv = pv;
