@@ -78,6 +78,8 @@ static int mkfs_apply(struct step_context *ctx, const struct plan_step *step) {
         argv[n++] = a.device;
         argv[n] = NULL;
 
+        if (!ctx->dry_run && signatures_wait_for_device(a.device, 10000) < 0)
+                return step_error(ctx, ENOENT, "%s does not exist (its partition or array was not created?).", a.device);
         r = run_argv_checked(argv, 0, NULL);
         if (r < 0)
                 return step_error(ctx, r, "%s on %s failed (see the log).", prog, a.device);

@@ -39,6 +39,8 @@ static int mkswap_apply(struct step_context *ctx, const struct plan_step *step) 
                 argv[4] = a.label;
                 argv[5] = a.device;
         }
+        if (!ctx->dry_run && signatures_wait_for_device(a.device, 10000) < 0)
+                return step_error(ctx, ENOENT, "%s does not exist (its partition or array was not created?).", a.device);
         /* its stdout only repeats the UUID and size */
         r = run_argv_checked(argv, RUN_CAPTURE_STDOUT, NULL);
         if (r < 0)

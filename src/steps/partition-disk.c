@@ -265,6 +265,8 @@ static int partition_disk_apply(struct step_context *ctx, const struct plan_step
         r = signatures_reread_partitions(a.disk);
         if (r < 0)
                 step_log(ctx, LOG_LEVEL_WARNING, r, "The kernel did not re-read the partition table of %s: %m", a.disk);
+        /* The next steps name the partitions by their /dev/disk/by-* links. */
+        signatures_settle();
         return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "steps/step.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/run.h"
 #include "util/strutil.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
@@ -348,4 +349,23 @@ int signatures_undo_fs(struct step_context *ctx, const char *dev, const char *uu
         for (size_t i = 0; found && found[i]; i++)
                 step_log(ctx, LOG_LEVEL_INFO, 0, "%s %s on %s.", ctx->dry_run ? "Would wipe" : "Wiped", found[i], dev);
         return 0;
+}
+
+void signatures_settle(void) {
+        const char *argv[] = { "udevadm", "settle", "--timeout=30", NULL };
+        /* No udevadm (a container) or a timeout: the callers wait for the
+         * device nodes they need themselves. */
+        (void) run_argv(argv, RUN_QUIET_STDERR, NULL, NULL);
+}
+
+int signatures_wait_for_device(const char *dev, unsigned timeout_ms) {
+        for (unsigned waited = 0;; waited += 100) {
+                if (access(dev, F_OK) == 0)
+                        return 0;
+                if (errno != ENOENT)
+                        return -errno;
+                if (waited >= timeout_ms)
+                        return -ENOENT;
+                usleep(100 * 1000);
+        }
 }

@@ -29,6 +29,15 @@ int signatures_probe_fs(const char *dev, char **ret_type, char **ret_uuid, char 
  * negative errno (-EBUSY when a partition to remove is in use). */
 int signatures_reread_partitions(const char *dev);
 
+/* Waits for udev to finish the events of a partition change, so that the
+ * /dev/disk/by-* links of new partitions exist (`udevadm settle`; without
+ * udev, as in a container, this returns at once).  Best effort. */
+void signatures_settle(void);
+
+/* Waits until dev exists (udev creates links and nodes a little after the
+ * kernel), at most timeout_ms.  Returns 0, or -ENOENT when it never came. */
+int signatures_wait_for_device(const char *dev, unsigned timeout_ms);
+
 /* >0 when the kernel's partitions of dev are those of the table on disk,
  * 0 when not, or a negative errno. */
 int signatures_kernel_partitions_match(const char *dev);
