@@ -183,11 +183,12 @@ static int step_failed(struct run *x, size_t i, int r, const char *what) {
         k = set_state(x, i, STEP_STATE_FAILED, msg);
         if (k < 0)
                 return k;
+        /* Past the point of no return, rollback is not an option to offer. */
+        const char *or_rollback = i < x->plan->point_of_no_return ? " (or 'rootraid rollback')" : "";
         if (r == -ECANCELED)
-                return fail(x, r, "Interrupted during step '%s'. Run 'rootraid resume' to continue, or 'rootraid rollback'.",
-                            s->id);
-        return fail(x, r, "Step %zu/%zu '%s' (%s) failed: %s. Fix the cause, then run 'rootraid resume' (or 'rootraid rollback').",
-                    i + 1, x->plan->n_steps, s->id, strna(s->description), msg);
+                return fail(x, r, "Interrupted during step '%s'. Run 'rootraid resume' to continue%s.", s->id, or_rollback);
+        return fail(x, r, "Step %zu/%zu '%s' (%s) failed: %s. Fix the cause, then run 'rootraid resume'%s.",
+                    i + 1, x->plan->n_steps, s->id, strna(s->description), msg, or_rollback);
 }
 
 static int apply_one(struct run *x, size_t i) {

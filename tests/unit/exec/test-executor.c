@@ -232,6 +232,7 @@ static void test_failure_then_resume(void) {
         ASSERT_CONTAINS(e, "'s3'");
         ASSERT_CONTAINS(e, "injected failure of s3");
         ASSERT_CONTAINS(e, "rootraid resume");
+        ASSERT_CONTAINS(e, "rootraid rollback"); /* before the point of no return */
         ASSERT(j->run_state == RUN_STATE_APPLYING);
         ASSERT(j->steps[0].state == STEP_STATE_DONE && j->steps[1].state == STEP_STATE_DONE);
         ASSERT(j->steps[2].state == STEP_STATE_FAILED);
@@ -424,6 +425,9 @@ static void test_rollback_refused_after_point_of_no_return(void) {
         /* s3 is the first step writing the old disk. */
         fixture_init(&f, 2);
         struct journal *j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        /* The failure message does not offer a rollback any more. */
+        ASSERT_CONTAINS(e, "rootraid resume");
+        ASSERT(!strstr(e, "rollback"));
         uint64_t g = j->generation;
         ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ENOTRECOVERABLE);
         ASSERT_CONTAINS(e, "Rollback refused");
