@@ -11,6 +11,7 @@
  *   undo:  drop the tracker and the marker; the new filesystem itself goes
  *          with the undo of mkfs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "steps/copy-step.h"
@@ -22,6 +23,17 @@ static struct {
         char *filesystem;
         struct copy_tracker *tracker;
 } trackers[16];
+
+/* A run that stops between copy-live and copy-final (an error, the
+ * reboot, ^C) leaves trackers behind: stop their threads at exit. */
+static void trackers_free(void) __attribute__((destructor));
+static void trackers_free(void) {
+        for (size_t i = 0; i < ELEMENTSOF(trackers); i++) {
+                trackers[i].tracker = copy_tracker_free(trackers[i].tracker);
+                free(trackers[i].filesystem);
+                trackers[i].filesystem = NULL;
+        }
+}
 
 struct copy_tracker **copy_step_tracker(const char *filesystem) {
         for (size_t i = 0; i < ELEMENTSOF(trackers); i++)

@@ -358,7 +358,8 @@ static char *first_existing(const char *base, const char *const *names) {
 }
 
 /* Checks one image; >0 good, 0 with *ret_problem, <0 error. */
-static int check_image(const char *image, const char *generator, json_object *arrays, char **ret_problem) {
+static int check_image(const char *root, const char *image, const char *generator, json_object *arrays,
+                       char **ret_problem) {
         _cleanup_free_ char *conf = NULL, *tmp = NULL, *mdadm = NULL, *confpath = NULL;
         int r;
 
@@ -375,13 +376,12 @@ static int check_image(const char *image, const char *generator, json_object *ar
                 if (r < 0)
                         return r;
         } else {
-                char tmpl[] = "/run/rootraid/initrd.XXXXXX";
-                (void) mkdir_p("/run/rootraid", 0700);
-                if (!mkdtemp(tmpl))
-                        return -errno;
-                tmp = strdup(tmpl);
-                if (!tmp)
+                /* Unpacked on disk, in the root the image belongs to: /run
+                 * is a small tmpfs, too small for an unpacked initramfs. */
+                if (asprintf(&tmp, "%s/var/tmp/rootraid-initrd.XXXXXX", root) < 0)
                         return -ENOMEM;
+                if (!mkdtemp(tmp))
+                        return -errno;
                 const char *un[] = { "unmkinitramfs", image, tmp, NULL };
                 r = run_argv_checked(un, 0, NULL);
                 if (r >= 0) {
@@ -393,7 +393,7 @@ static int check_image(const char *image, const char *generator, json_object *ar
                         if (confpath)
                                 r = read_full_file(confpath, 1 << 20, &conf, NULL);
                 }
-                (void) target_rm_rf(tmp); /* in /run: gone at the next boot anyway */
+                (void) target_rm_rf(tmp); /* a leftover in /var/tmp is only wasted space */
                 if (r < 0)
                         return r;
                 if (!mdadm)
@@ -442,7 +442,7 @@ int target_initramfs_check(const char *root, const char *generator, const char *
                                 continue;
                         return asprintf(ret_problem, "kernel %s has no initramfs in %s/boot", de->d_name, root) < 0 ? -ENOMEM : 0;
                 }
-                r = check_image(image, generator, arrays, ret_problem);
+                r = check_image(streq(root, "/") ? "" : root, image, generator, arrays, ret_problem);
                 if (r <= 0)
                         return r;
                 checked++;
