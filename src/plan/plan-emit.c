@@ -303,7 +303,13 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 if (!unit_on_array(u))
                         continue;
                 json_object *c = array_ref(u);
-                snprintf(path, sizeof path, "%s:%s", strempty(f->hostname), u->name);
+                /* The name the superblock will hold: mdadm prefixes the
+                 * home host only when "HOST:NAME" fits its 32-byte field
+                 * (super1.c), and an ARRAY line's name= must match it. */
+                if (!isempty(f->hostname) && strlen(f->hostname) + 1 + strlen(u->name) < 32)
+                        snprintf(path, sizeof path, "%s:%s", f->hostname, u->name);
+                else
+                        snprintf(path, sizeof path, "%s", u->name);
                 add_str(c, "name", path);
                 add_str(c, "metadata", "1.2");
                 json_object_array_add(arrays_conf, c);

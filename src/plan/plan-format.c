@@ -540,7 +540,7 @@ static const struct format_table t_conf_array = {
                 STR("array", "Target array name.", .ref = REF_ARRAY),
                 STR("device", "/dev/md/NAME.", .pattern = P_MD_DEV),
                 STR("uuid", "UUID.", .pattern = P_MD_UUID),
-                STR("name", "HOSTNAME:NAME as mdadm writes it.", .pattern = "^[^ ]+$"),
+                STR("name", "The array's name as its superblock holds it: HOSTNAME:NAME, or NAME alone when that would not fit mdadm's 32 bytes.", .pattern = "^[^ ]+$"),
                 STR("metadata", "Superblock format.", .values = v_metadata),
                 END,
         },

@@ -197,6 +197,15 @@ static void test_bios_mbr(void) {
         CHECK(p->copy_bytes == 3 * GIB, "copy %" PRIu64, p->copy_bytes);
         CHECK(count_kind(p, STEP_MD_ADD) == 2 && count_kind(p, STEP_INSTALL_BOOTLOADER) == 2, "re-add and boot loaders");
         CHECK(count_kind(p, STEP_RUN_HOOKS) == 4, "four hook phases");
+        json_object *conf = pj_get(first_kind(p, STEP_WRITE_MDADM_CONF)->args, "arrays");
+        CHECK(streq_ptr(pj_str(json_object_array_get_idx(conf, 0), "name"), "mbrhost:root"), "ARRAY name=HOST:NAME");
+        /* A host name too long for mdadm's 32-byte name field. */
+        _cleanup_plan_free_ struct plan *lh = NULL;
+        free(f->hostname);
+        f->hostname = strdup("build-server-0042.example.internal");
+        CHECK(build(f, 0, false, &lh, NULL, "/dev/sdb", NULL) == 0, "long host name");
+        conf = lh ? pj_get(first_kind(lh, STEP_WRITE_MDADM_CONF)->args, "arrays") : NULL;
+        CHECK(streq_ptr(pj_str(json_object_array_get_idx(conf, 0), "name"), "root"), "ARRAY name without the host when it would not fit");
         /* The summary says what a reviewer needs. */
         char *s = NULL;
         size_t sz = 0;
