@@ -89,6 +89,11 @@ static int fake_apply(struct step_context *ctx, const struct plan_step *step) {
         if (test_exists(ctx->target_dir, marker))
                 executor_request_stop(); /* as SIGTERM would */
 
+        /* As the reboot kind does: the end state is reached by the boot. */
+        snprintf(marker, sizeof marker, "restart-%s", name);
+        if (test_exists(ctx->target_dir, marker))
+                return -ERESTART;
+
         /* A command that complains on stderr, for the log test. */
         snprintf(marker, sizeof marker, "stderr-%s", name);
         if (test_exists(ctx->target_dir, marker)) {
@@ -646,6 +651,27 @@ static void test_unwritable_journal_stops_before_acting(void) {
         fixture_done(&f);
 }
 
+/* A step that reboots the machine: the run stops with -ERESTART, the step
+ * stays running, and the resume after the boot checks it (done) and goes
+ * on without applying it again. */
+static void test_step_that_reboots(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = apply_with_marker(&f, "restart-s2", ERESTART, &e);
+        ASSERT_CONTAINS(e, "'s2'");
+        ASSERT_CONTAINS(e, "rootraid resume");
+        ASSERT(j->steps[1].state == STEP_STATE_RUNNING && j->steps[2].state == STEP_STATE_PENDING);
+        ASSERT(!test_exists(f.state, "s3"));
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        journal_free(j);
+        assert_all_done(&f);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns4\n");
+        free(e);
+        fixture_done(&f);
+}
+
 static void test_log_file(void) {
         struct fixture f;
         char *e = NULL;
@@ -745,6 +771,7 @@ int main(void) {
         test_lock_contention();
         test_dry_run_writes_nothing();
         test_log_file();
+        test_step_that_reboots();
         test_unwritable_journal_stops_before_acting();
         printf("executor: all tests passed\n");
         return 0;
