@@ -672,6 +672,34 @@ static void test_step_that_reboots(void) {
         fixture_done(&f);
 }
 
+/* A dry run of a rollback lists the undo of each started step, last first,
+ * and changes nothing, not even the journal. */
+static void test_rollback_dry_run(void) {
+        struct fixture f;
+        struct test_capture cap;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        struct journal *j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        uint64_t g = j->generation;
+        f.opts.dry_run = true;
+        test_capture_begin(&cap, f.tmp);
+        int r = executor_rollback(f.plan, j, fake_table, &f.opts, &e);
+        char *text = test_capture_end(&cap);
+        ASSERT_OK(r);
+        char *u3 = strstr(text, "Undo step 3/4 s3"), *u2 = strstr(text, "Undo step 2/4 s2"), *u1 = strstr(text, "Undo step 1/4 s1");
+        ASSERT(u3 && u2 && u1 && u3 < u2 && u2 < u1);
+        ASSERT(!strstr(text, "s4"));
+        ASSERT(test_exists(f.state, "s1") && test_exists(f.state, "s2") && !test_exists(f.state, "undo.log"));
+        journal_free(j);
+        j = load(&f);
+        ASSERT(j->generation == g && j->steps[0].state == STEP_STATE_DONE);
+        journal_free(j);
+        free(text);
+        free(e);
+        fixture_done(&f);
+}
+
 static void test_log_file(void) {
         struct fixture f;
         char *e = NULL;
@@ -772,6 +800,7 @@ int main(void) {
         test_dry_run_writes_nothing();
         test_log_file();
         test_step_that_reboots();
+        test_rollback_dry_run();
         test_unwritable_journal_stops_before_acting();
         printf("executor: all tests passed\n");
         return 0;
