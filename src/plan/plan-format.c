@@ -854,7 +854,8 @@ static int validate_value(json_object *v, const struct format_field *f, enum fie
         case FIELD_UINT: {
                 if (!json_object_is_type(v, json_type_int))
                         return fail(ret_error, path, "expected integer, got %s", json_type_name(v));
-                errno = 0;
+                /* json-c keeps integers above INT64_MAX as uint64 and
+                 * reads them back here as INT64_MAX: out of range. */
                 int64_t i = json_object_get_int64(v);
                 if (i < 0)
                         return fail(ret_error, path, "expected an integer >= 0, got %" PRIi64, i);
