@@ -788,6 +788,8 @@ static char *make_violation(json_object *root, const struct violation *v, char *
                 json_object_object_add(json_object_array_get_idx(pj_get(root, "steps"), 0), "reversible", json_object_new_boolean(false));
         } else if (streq(v->name, "wrong-point-of-no-return")) {
                 json_object_object_add(root, "point_of_no_return", json_object_new_string("verify"));
+        } else if (streq(v->name, "huge-integer")) {
+                json_object_object_add(root, "copy_bytes", json_object_new_uint64(UINT64_MAX));
         } else if (streq(v->name, "future-format")) {
                 json_object_object_add(root, "format_version", json_object_new_int(2));
         } else if (streq(v->name, "edited-facts")) {
@@ -823,6 +825,7 @@ static const struct violation violations[] = {
         { "wrong-point-of-no-return", "point_of_no_return", "must be \"partition-old-disk\"", true },
         { "edited-facts", "fingerprint", "does not match facts", true },
         { "future-format", "format_version", "unsupported format version 2", false },
+        { "huge-integer", "copy_bytes", "integer out of range", false },
 };
 
 static json_object *valid_document(void) {
