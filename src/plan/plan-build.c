@@ -290,8 +290,11 @@ static int check_root(struct builder *b) {
         b->disks[0] = b->old_disk;
         b->n_disks = 1;
 
+        if (f->boot_loader == BOOT_LOADER_NONE)
+                return refuse(b, -EOPNOTSUPP, "No installed boot loader was found (neither grub-pc nor grub-efi): rootraid installs GRUB on "
+                              "every disk and must know which one boots this machine. Install grub-pc (BIOS) or grub-efi-amd64 (UEFI) first.");
         if (f->boot_loader != BOOT_LOADER_GRUB_PC && f->boot_loader != BOOT_LOADER_GRUB_EFI)
-                return refuse(b, -EOPNOTSUPP, "The boot loader is %s: rootraid installs GRUB (grub-pc or grub-efi) on every disk and supports only GRUB.",
+                return refuse(b, -EOPNOTSUPP, "The boot loader is not GRUB (%s): rootraid installs GRUB (grub-pc or grub-efi) on every disk and supports only GRUB.",
                               strna(boot_loader_to_string(f->boot_loader)));
         if ((f->firmware == FIRMWARE_UEFI) != (f->boot_loader == BOOT_LOADER_GRUB_EFI))
                 return refuse(b, -EOPNOTSUPP, "The machine booted with %s firmware but uses %s: fix the boot setup first.",

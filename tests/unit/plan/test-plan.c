@@ -556,6 +556,8 @@ static void test_refusals(void) {
         /* Boot setups the new disks could not boot with. */
         mbr->boot_loader = BOOT_LOADER_OTHER;
         expect_refusal(mbr, -EOPNOTSUPP, "supports only GRUB", 0, false, "/dev/sdb", NULL);
+        mbr->boot_loader = BOOT_LOADER_NONE;
+        expect_refusal(mbr, -EOPNOTSUPP, "No installed boot loader", 0, false, "/dev/sdb", NULL);
         mbr->boot_loader = BOOT_LOADER_GRUB_PC;
         mbr->firmware = FIRMWARE_UEFI;
         expect_refusal(mbr, -EOPNOTSUPP, "fix the boot setup first", 0, false, "/dev/sdb", NULL);
