@@ -848,7 +848,10 @@ int plan_build(const struct facts *facts, const struct plan_options *opts, struc
         json_object *tree = json_object_new_array(), *src = json_object_new_object();
         char idb[PATH_MAX_ID];
         add_str(src, "disk", pb_dev_id(facts, b.old_disk, idb, sizeof idb));
-        json_object_array_add(tree, pb_source_node(&b, b.old_disk, 0));
+        /* The current disk, then the targets as they are today, so the
+         * reviewer sees what they hold before it is overwritten. */
+        for (size_t i = 0; i < b.n_disks; i++)
+                json_object_array_add(tree, pb_source_node(&b, b.disks[i], 0));
         json_object_object_add(src, "tree", tree);
         p->source = src;
         p->target = pb_build_target(&b);

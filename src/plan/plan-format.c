@@ -187,7 +187,7 @@ static const struct format_table t_source = {
         "source", "Today's layout.",
         (const struct format_field[]) {
                 DEV("disk", "Stable identifier of the disk the system runs from."),
-                ARR("tree", t_source_node, "The disk and everything stacked on it."),
+                ARR("tree", t_source_node, "The disk and everything stacked on it, then each target disk as it is today."),
                 END,
         },
 };

@@ -44,8 +44,12 @@ int plan_print_summary(const struct plan *p, FILE *f) {
 
         fprintf(f, "Today:\n");
         json_object *tree = pj_get(p->source, "tree");
-        for (size_t i = 0; i < json_object_array_length(tree); i++)
-                print_node(f, json_object_array_get_idx(tree, i), "", true, true);
+        for (size_t i = 0; i < json_object_array_length(tree); i++) {
+                json_object *node = json_object_array_get_idx(tree, i);
+                if (i == 1)
+                        fprintf(f, "  and the target disk%s:\n", json_object_array_length(tree) > 2 ? "s" : "");
+                print_node(f, node, "", true, true);
+        }
 
         fprintf(f, "\nAfter the migration:\n");
         json_object *disks = pj_get(t, "disks");
