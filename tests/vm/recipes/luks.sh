@@ -7,6 +7,8 @@ FIRMWARE=bios
 BUILD_ON=guest
 DISK_SIZE=4G
 INITRAMFS_SUPPORTED="initramfs-tools"
+# The initramfs must carry the crypttab entry and its keyfile.
+INITRAMFS=make
 
 recipe_partition() { # DISK
         sfdisk --quiet --wipe always "$1" <<SFDISK
