@@ -12,9 +12,15 @@
  *          step from before the reboot is behind us.
  *   undo:  none: the disk is a new disk (wiped on rollback) or the old one
  *          past the point of no return.
- * BIOS (grub-pc) only; grub-efi is refused with a reason for now. */
+ * UEFI (grub-efi): the disk's ESP (mounted at ROOT+esp.mountpoint if it is
+ * not already) gets GRUB under EFI/<bootloader_id>/ and, so that firmware
+ * without a boot entry still finds it, under EFI/BOOT/ (--removable); with
+ * EFI variables, one boot entry per disk (efibootmgr).  check then relies
+ * on the stamp and grub.cfg only (the ESP is not mounted to look).  The
+ * UEFI path has not been run in a guest yet. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "steps/kinds.h"
@@ -25,8 +31,9 @@
 #include "util/strutil.h"
 
 struct args {
-        const char *root, *loader, *disk;
-        bool update_config;
+        const char *root, *loader, *disk, *bootloader_id;
+        const char *esp_device, *esp_mountpoint;
+        bool update_config, efi;
 };
 
 static int parse(struct step_context *ctx, const struct plan_step *step, struct args *a) {
@@ -37,10 +44,21 @@ static int parse(struct step_context *ctx, const struct plan_step *step, struct 
             (r = step_arg_string(ctx, step, "disk", &a->disk)) < 0 ||
             (r = step_arg_bool(ctx, step, "update_config", true, &a->update_config)) < 0)
                 return r;
-        if (!streq(a->loader, "grub-pc"))
-                return step_error(ctx, EOPNOTSUPP,
-                                  "Installing %s is not supported by this version of rootraid (only grub-pc, BIOS).",
-                                  a->loader);
+        a->efi = streq(a->loader, "grub-efi");
+        if (!a->efi && !streq(a->loader, "grub-pc"))
+                return step_error(ctx, EOPNOTSUPP, "Installing %s is not supported by this version of rootraid.", a->loader);
+        if (a->efi) {
+                json_object *esp, *v;
+                if (!json_object_object_get_ex(step->args, "esp", &esp) || !json_object_is_type(esp, json_type_object) ||
+                    !json_object_object_get_ex(esp, "device", &v) || !(a->esp_device = json_object_get_string(v)) ||
+                    !json_object_object_get_ex(esp, "mountpoint", &v) || !(a->esp_mountpoint = json_object_get_string(v)))
+                        return step_error(ctx, EBADMSG, "Step '%s' installs grub-efi but names no ESP device and mount point.",
+                                          step->id);
+                if ((r = step_arg_string_optional(ctx, step, "bootloader_id", &a->bootloader_id)) < 0)
+                        return r;
+                if (!a->bootloader_id)
+                        a->bootloader_id = "debian";
+        }
         return 0;
 }
 
@@ -80,7 +98,7 @@ static int install_bootloader_check(struct step_context *ctx, const struct plan_
                 return 1;
         if (md_resolve_partition(a.disk, 0, &node) < 0)
                 return 0;
-        if (target_disk_has_grub(node) <= 0)
+        if (!a.efi && target_disk_has_grub(node) <= 0)
                 return 0;
         stamp = stamp_path(a.root, step);
         if (!stamp)
@@ -115,6 +133,77 @@ static int install_devices(struct step_context *ctx, char **ret) {
         return 0;
 }
 
+/* grub-efi onto the disk's ESP, and a boot entry for it. */
+static int install_efi(struct step_context *ctx, const struct args *a) {
+        _cleanup_free_ char *mp = root_path(a->root, a->esp_mountpoint), *esp = realpath(a->esp_device, NULL),
+                           *dir = NULL, *part = NULL, *loader = NULL, *label = NULL, *list = NULL, *disk = NULL;
+        bool mounted_here = false;
+        dev_t d;
+        int r;
+
+        if (!mp)
+                return -ENOMEM;
+        if (!esp && !ctx->dry_run)
+                return step_error(ctx, errno, "Cannot find the ESP %s: %m", a->esp_device);
+        if (ctx->dry_run)
+                printf("would mount %s on %s if it is not mounted\n", a->esp_device, mp);
+        else if (target_mounted_dev(mp, &d) < 0) {
+                (void) mkdir_p(mp, 0755);
+                if (mount(esp, mp, "vfat", 0, NULL) < 0)
+                        return step_error(ctx, errno, "Cannot mount the ESP %s on %s: %m", esp, mp);
+                mounted_here = true;
+        }
+        if (asprintf(&dir, "--efi-directory=%s", a->esp_mountpoint) < 0 || asprintf(&part, "--bootloader-id=%s", a->bootloader_id) < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        const char *install[] = { "grub-install", "--target=x86_64-efi", dir, part, "--no-nvram", NULL };
+        const char *removable[] = { "grub-install", "--target=x86_64-efi", dir, "--removable", "--no-nvram", NULL };
+        if ((r = target_run(a->root, install, NULL)) < 0 || (r = target_run(a->root, removable, NULL)) < 0) {
+                r = step_error(ctx, r, "grub-install onto the ESP %s failed (see the log).", a->esp_device);
+                goto finish;
+        }
+
+        /* One boot entry per disk, when the firmware has EFI variables. */
+        if (access("/sys/firmware/efi/efivars", F_OK) == 0 && esp) {
+                _cleanup_free_ char *sys = NULL, *num = NULL, *name = NULL;
+                const char *base = strrchr(esp, '/') + 1;
+                if (asprintf(&sys, "/sys/class/block/%s/partition", base) < 0 || read_one_line_file(sys, &num) < 0 ||
+                    md_resolve_partition(a->disk, 0, &disk) < 0) {
+                        r = step_error(ctx, EINVAL, "Cannot tell which partition of %s the ESP %s is.", a->disk, esp);
+                        goto finish;
+                }
+                if (asprintf(&loader, "\\EFI\\%s\\%s", a->bootloader_id, "grubx64.efi") < 0 ||
+                    asprintf(&name, "%s/EFI/%s/shimx64.efi", mp, a->bootloader_id) < 0 ||
+                    asprintf(&label, "%s (%s)", a->bootloader_id, strrchr(a->disk, '/') + 1) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (access(name, F_OK) == 0) {
+                        free(loader);
+                        if (asprintf(&loader, "\\EFI\\%s\\shimx64.efi", a->bootloader_id) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                }
+                const char *show[] = { "efibootmgr", NULL };
+                (void) run_argv(show, RUN_CAPTURE_STDOUT, &list, NULL); /* only to avoid a duplicate */
+                if (!list || !strstr(list, label)) {
+                        const char *create[] = { "efibootmgr", "-q", "-c", "-d", disk, "-p", num, "-L", label, "-l", loader, NULL };
+                        r = run_argv_checked(create, 0, NULL);
+                        if (r < 0) {
+                                r = step_error(ctx, r, "efibootmgr cannot add a boot entry for %s.", a->disk);
+                                goto finish;
+                        }
+                }
+        }
+        r = 0;
+finish:
+        if (mounted_here)
+                (void) umount2(mp, 0); /* busy only if someone else uses it: then it stays mounted */
+        return r;
+}
+
 static int install_bootloader_apply(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *node = NULL, *devices = NULL, *sel = NULL, *stamp = NULL, *stampdir = NULL;
         const char *selpath = "/run/rootraid/debconf-grub-pc";
@@ -132,12 +221,16 @@ static int install_bootloader_apply(struct step_context *ctx, const struct plan_
         if (chrooted && (r = target_chroot_setup(ctx, a.root)) < 0)
                 return r;
 
-        const char *install[] = { "grub-install", "--target=i386-pc", node, NULL };
-        r = target_run(a.root, install, NULL);
-        if (r < 0) {
-                r = step_error(ctx, r, "grub-install on %s (%s) failed (see the log).", a.disk, node);
-                goto finish;
+        if (a.efi)
+                r = install_efi(ctx, &a);
+        else {
+                const char *install[] = { "grub-install", "--target=i386-pc", node, NULL };
+                r = target_run(a.root, install, NULL);
+                if (r < 0)
+                        r = step_error(ctx, r, "grub-install on %s (%s) failed (see the log).", a.disk, node);
         }
+        if (r < 0)
+                goto finish;
         if (a.update_config) {
                 const char *update[] = { "update-grub", NULL };
                 r = target_run(a.root, update, NULL);
@@ -149,6 +242,8 @@ static int install_bootloader_apply(struct step_context *ctx, const struct plan_
 
         /* Debian's grub-pc reinstalls on these disks when it is upgraded;
          * the old value names only the old disk (or an sdX name). */
+        if (a.efi)
+                goto stamp;
         r = install_devices(ctx, &devices);
         if (r < 0) {
                 r = step_error(ctx, r, "The plan's target layout names no disks.");
@@ -171,6 +266,7 @@ static int install_bootloader_apply(struct step_context *ctx, const struct plan_
         if (!ctx->dry_run)
                 (void) unlink(selpath);
 
+stamp:
         stamp = stamp_path(a.root, step);
         stampdir = root_path(a.root, JOURNAL_DIR);
         if (!stamp || !stampdir) {
