@@ -327,6 +327,12 @@ static void test_wipe_reaches_partition_contents(void) {
         free(e);
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
 static void test_apply_noop_rollback(void) {
         struct executor_options opts = {};
         char *e = NULL;
@@ -404,7 +410,8 @@ static void test_dry_run_changes_nothing(void) {
 static void test_killed_then_resumed(void) {
         struct executor_options opts = {};
         struct timespec ts;
-        unsigned iterations = 8, killed = 0;
+        unsigned iterations = 17, killed = 0, during[8] = {};
+        uint64_t child_usec = 0;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         srand((unsigned) ts.tv_nsec);
@@ -425,9 +432,21 @@ static void test_killed_then_resumed(void) {
                         _exit(executor_apply(p, j, step_table, &opts, &e) < 0 ? 3 : 0);
                 }
                 setpgid(pid, pid);
-                usleep((useconds_t) (rand() % 400000));
-                (void) kill(-pid, SIGKILL); /* may have finished already */
-                ASSERT(waitpid(pid, &status, 0) == pid);
+                uint64_t t0 = now_usec();
+                if (it == 0)
+                        /* The first run is not killed: it measures how long a
+                         * whole run takes in a child, here. */
+                        ASSERT(waitpid(pid, &status, 0) == pid);
+                else {
+                        /* Spread over the whole run: slice it of iterations-1,
+                         * a random moment in each. */
+                        uint64_t slice = child_usec * 3 / 4 / (iterations - 1) + 1; /* runs vary; the first is the slowest */
+                        usleep((useconds_t) ((it - 1) * slice + (uint64_t) rand() % slice));
+                        (void) kill(-pid, SIGKILL); /* may have finished already */
+                        ASSERT(waitpid(pid, &status, 0) == pid);
+                }
+                if (it == 0)
+                        child_usec = now_usec() - t0;
                 ASSERT(!WIFEXITED(status) || WEXITSTATUS(status) == 0);
                 killed += WIFSIGNALED(status);
                 usleep(200000); /* let the killed mkfs release the device */
@@ -438,6 +457,13 @@ static void test_killed_then_resumed(void) {
                         j = test_journal_new(p, dirs());
                 else
                         ASSERT_OK(r);
+                /* Which step was under way (the last one started). */
+                size_t k = 0;
+                for (size_t i = 0; i < j->n_steps; i++)
+                        if (j->steps[i].state != STEP_STATE_PENDING)
+                                k = i + 1;
+                if (WIFSIGNALED(status) && k < ELEMENTSOF(during))
+                        during[k]++;
                 r = executor_resume(p, j, step_table, &opts, &e);
                 if (r < 0)
                         fprintf(stderr, "resume after kill: %s\n", e);
@@ -447,7 +473,9 @@ static void test_killed_then_resumed(void) {
                 test_plan_free(p);
                 free(e);
         }
-        printf("killed at random moments: %u of %u runs killed, all resumed to the planned state\n", killed, iterations);
+        printf("killed at random moments of a %.2f s apply: %u of %u runs killed (before any step: %u; during or after step 1..5: %u %u %u %u %u), "
+               "all resumed to the planned state\n", (double) child_usec / 1e6, killed, iterations, during[0], during[1],
+               during[2], during[3], during[4], during[5]);
 }
 
 /* mkfs for every type the planner may ask for, on a partition big enough
