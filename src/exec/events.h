@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* JSON events (`--json`): one JSON object per line, for programs that
+ * watch a migration (Ansible, a fleet dashboard).  Schema version 1, also
+ * documented in the README section "JSON events":
+ *
+ *   every event  "v": 1, "time": "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC),
+ *                "event": one of the names below
+ *   run-start    "verb" (apply, resume, rollback), "plan" (path or null)
+ *   run-end      "result" ("ok", "failed", "interrupted", "rebooting"),
+ *                "exit" (the exit code), "error" (string or null)
+ *   step-start   "step" (id), "kind", "index" (0-based), "total"
+ *   step-end     "step", "kind", "state" (the journal's step state:
+ *                "done", "failed", "undone", ...), "error" (string or null)
+ *   progress     "step", "done", "total" (units of the step, bytes for
+ *                copies and resyncs), "percent" (0..100, one decimal)
+ *   warning      "message", "step" (id or null)
+ *   error        "message", "step" (id or null)
+ *
+ * New keys may appear within a version; consumers ignore keys they do not
+ * know.  A removed or retyped key raises "v". */
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/macro.h"
+
+#define EVENTS_VERSION 1
+
+enum event_type {
+        EVENT_RUN_START,
+        EVENT_RUN_END,
+        EVENT_STEP_START,
+        EVENT_STEP_END,
+        EVENT_PROGRESS,
+        EVENT_WARNING,
+        EVENT_ERROR,
+        _EVENT_TYPE_MAX,
+        _EVENT_TYPE_INVALID = -EINVAL,
+};
+
+DECLARE_STRING_TABLE(event_type, enum event_type);
+
+/* Where events go; NULL (the default) turns them off.  The verbs set it to
+ * stdout for --json. */
+void events_set_output(FILE *f);
+FILE *events_get_output(void);
+
+/* Renders one event of type with the fields of fields (may be NULL; not
+ * taken) and the time t_usec (microseconds since the epoch, UTC) as one
+ * line ending in '\n'.  Caller frees *ret. */
+int event_format(enum event_type type, uint64_t t_usec, json_object *fields, char **ret);
+
+/* Checks that line is one event of schema version 1: an object with "v",
+ * "time", "event" and the keys its type requires, with their types.
+ * Returns 0, or -EBADMSG with *ret_error saying what is wrong (caller
+ * frees).  Used by the tests and by readers of an events stream. */
+int event_validate(const char *line, char **ret_error);
+
+/* Writes an event to the output set with events_set_output(), now, and
+ * flushes it.  No-op without an output.  fields is not taken. */
+int events_emit(enum event_type type, json_object *fields);
+
+/* The typed shortcuts; strings may be NULL (written as null). */
+int events_run_start(const char *verb, const char *plan_path);
+int events_run_end(const char *result, int exit_code, const char *error);
+int events_step_start(const char *step, const char *kind, size_t index, size_t total);
+int events_step_end(const char *step, const char *kind, const char *state, const char *error);
+int events_progress(const char *step, uint64_t done, uint64_t total);
+int events_message(enum event_type type, const char *step, const char *message);
