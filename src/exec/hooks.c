@@ -317,6 +317,23 @@ static int run_one(const char *path, const char *phase, char **envp, unsigned ti
         return 0;
 }
 
+unsigned hooks_timeout_from_env(void) {
+        const char *e = getenv("ROOTRAID_HOOK_TIMEOUT");
+        char *end;
+        unsigned long v;
+
+        if (isempty(e))
+                return HOOKS_DEFAULT_TIMEOUT_SEC;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (errno != 0 || *end || v == 0 || v > 7 * 24 * 3600 || e[0] == '-') {
+                log_warning("Ignoring ROOTRAID_HOOK_TIMEOUT=%s: not a number of seconds from 1 to 604800; using %u.",
+                            e, HOOKS_DEFAULT_TIMEOUT_SEC);
+                return HOOKS_DEFAULT_TIMEOUT_SEC;
+        }
+        return (unsigned) v;
+}
+
 int hooks_run_dir(const char *dir, const char *phase, const struct hook_env *env, char **ret_error) {
         static const struct hook_env empty = {};
         _cleanup_(strv_freep) char **hooks = NULL, **envp = NULL;
@@ -326,7 +343,7 @@ int hooks_run_dir(const char *dir, const char *phase, const struct hook_env *env
 
         if (!env)
                 env = &empty;
-        timeout = env->timeout_sec > 0 ? env->timeout_sec : HOOKS_DEFAULT_TIMEOUT_SEC;
+        timeout = env->timeout_sec > 0 ? env->timeout_sec : hooks_timeout_from_env();
         r = hooks_list(dir, &hooks, &err);
         if (r < 0) {
                 *ret_error = TAKE_PTR(err);

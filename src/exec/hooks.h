@@ -46,8 +46,13 @@ struct hook_env {
         const char *target_dir;    /* ROOTRAID_TARGET: where the new root is mounted */
         const char *step_id;       /* ROOTRAID_STEP: the plan step running the phase */
         const char *journal_path;  /* ROOTRAID_JOURNAL */
-        unsigned timeout_sec;      /* per hook; 0: HOOKS_DEFAULT_TIMEOUT_SEC */
+        unsigned timeout_sec;      /* per hook; 0: hooks_timeout_from_env() */
 };
+
+/* The per-hook timeout in seconds: ROOTRAID_HOOK_TIMEOUT when it is a
+ * number from 1 to 604800, else HOOKS_DEFAULT_TIMEOUT_SEC (with a warning
+ * when it is set but invalid). */
+unsigned hooks_timeout_from_env(void);
 
 /* The hooks of directory dir that would run, in order, as full paths
  * (caller frees the strv; empty when dir does not exist).  Fails with

@@ -33,9 +33,10 @@ int resume_unit_text(const char *exec_path, char **ret) {
                      /* exec, not oneshot: waiting for a resync must not hold
                       * up the boot (and with it the operator's SSH login). */
                      "Type=exec\n"
+                     /* ROOTRAID_HOOK_TIMEOUT and the hooks' own settings. */
+                     "EnvironmentFile=-/etc/default/rootraid\n"
                      "ExecStart=%s resume\n"
                      "TimeoutStartSec=infinity\n"
-                     "KillMode=process\n"
                      "\n"
                      "[Install]\n"
                      "WantedBy=" RESUME_UNIT_WANTED_BY "\n",

@@ -128,7 +128,8 @@ int main(void) {
 
         /* A hook that hangs is killed at its timeout, with its children. */
         write_hook(phase_dir, "4-hangs", "sleep 60 & sleep 60", 0755);
-        env.timeout_sec = 1;
+        env.timeout_sec = 0;
+        ASSERT(setenv("ROOTRAID_HOOK_TIMEOUT", "1", 1) == 0);
         struct timeval t0, t1;
         gettimeofday(&t0, NULL);
         ASSERT_ERR(hooks_run(root, HOOK_PHASE_BEFORE_FINAL_SYNC, &env, &error), ETIME);
@@ -141,6 +142,9 @@ int main(void) {
         ASSERT(unlink(s) == 0);
         free(s);
         env.timeout_sec = 20;
+        ASSERT(setenv("ROOTRAID_HOOK_TIMEOUT", "soon", 1) == 0);
+        ASSERT(hooks_timeout_from_env() == HOOKS_DEFAULT_TIMEOUT_SEC);
+        ASSERT(unsetenv("ROOTRAID_HOOK_TIMEOUT") == 0);
 
         /* Unsafe permissions: refused before any hook of the phase runs,
          * and the message names the file or directory. */

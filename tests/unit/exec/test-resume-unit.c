@@ -43,7 +43,7 @@ static char *tree(const char *root) {
         return out;
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         char *root = test_tmpdir(), *error = NULL, *text = NULL, *before, *after, *p;
         char target[PATH_MAX];
         size_t l;
@@ -134,6 +134,19 @@ int main(void) {
         p = test_path(bare, "etc/systemd/system/multi-user.target.wants/rootraid-resume.service");
         ASSERT(access(p, F_OK) < 0 && errno == ENOENT);
         free(p);
+
+        /* The template shipped in contrib/systemd/ is what install writes. */
+        if (argc > 1) {
+                char *shipped = NULL;
+                ASSERT_OK(read_full_file(argv[1], 65536, &shipped, &l));
+                ASSERT_OK(resume_unit_text("/usr/sbin/rootraid", &text));
+                if (!streq(shipped, text)) {
+                        fprintf(stderr, "%s differs from what rootraid installs:\n%s", argv[1], text);
+                        abort();
+                }
+                free(shipped);
+                free(text);
+        }
 
         free(before);
         test_rm_rf(root);
