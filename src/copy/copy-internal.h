@@ -59,10 +59,11 @@ void copy_message(const struct copy_options *o, enum copy_message_kind kind, con
 /* Reads the tracker's state file; see track.c.  On success *ret_dirs holds
  * "DIR/NAME" paths relative to the root of entries to compare (NAME "."
  * for the directory itself), and *ret_trees directories to compare whole (NULL with *ret_full = true when the
- * tracker cannot be trusted; *ret_why says why). */
+ * tracker cannot be trusted; *ret_why says why).  *ret_renames holds
+ * "OLD", "NEW" pairs of paths, in the order the renames happened. */
 int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
-                       char ***ret_dirs, char ***ret_trees, bool *ret_full, char **ret_why,
-                       struct timespec *ret_t0);
+                       char ***ret_dirs, char ***ret_trees, char ***ret_renames, bool *ret_full,
+                       char **ret_why, struct timespec *ret_t0);
 
 /* Fetches every xattr of a file into one malloc'd buffer of
  * "name\0" u32 length, value records, sorted by name.  fd may be an O_PATH

@@ -1688,11 +1688,30 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
         return r;
 }
 
+/* Moves DST's entries the way SRC's were renamed, in order, so that a
+ * renamed file or directory is not copied again and a renamed hard-linked
+ * file keeps its links.  Only a head start: every name involved is in the
+ * record and compared afterwards, so a failure here is harmless. */
+static void replay_renames(int dst, char **renames) {
+        for (size_t i = 0; renames && renames[i] && renames[i + 1]; i += 2) {
+                _cleanup_free_ char *od = strdup(renames[i]), *nd = strdup(renames[i + 1]);
+                char *on, *nn;
+                if (!od || !nd || !(on = strrchr(od, '/')) || !(nn = strrchr(nd, '/')))
+                        continue;
+                *on++ = 0;
+                *nn++ = 0;
+                _cleanup_close_ int ofd = -EBADF, nfd = -EBADF;
+                if (streq(on, ".") || streq(nn, ".") || open_rel(dst, od, &ofd) < 0 || open_rel(dst, nd, &nfd) < 0)
+                        continue;
+                (void) renameat(ofd, on, nfd, nn); /* see above */
+        }
+}
+
 int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *state_path,
               struct copy_stats *ret_stats, char **ret_error) {
         struct copy_stats stats = {};
         _cleanup_close_ int src = -EBADF, dst = -EBADF;
-        _cleanup_strv_free_ char **dirs = NULL, **trees = NULL;
+        _cleanup_strv_free_ char **dirs = NULL, **trees = NULL, **renames = NULL;
         _cleanup_free_ char *why = NULL;
         struct timespec t0 = {};
         bool full = true, need_full = false;
@@ -1703,7 +1722,7 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 return r;
 
         if (t || state_path) {
-                r = copy_state_collect(t, state_path, src, &dirs, &trees, &full, &why, &t0);
+                r = copy_state_collect(t, state_path, src, &dirs, &trees, &renames, &full, &why, &t0);
                 if (r < 0) {
                         set_error(ret_error, "Cannot read the change record %s: %s", strna(state_path), strerror(-r));
                         return r;
@@ -1716,6 +1735,7 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 stats.recorded = n + m;
                 copy_message(o, COPY_MESSAGE_INFO, ".",
                              "syncing the %zu entries where changes were recorded, and %zu new subtrees", n, m);
+                replay_renames(dst, renames);
                 /* One level deep first, then the subtrees made or moved in:
                  * no directory is worked on by two runs at once. */
                 r = sync_batches(o, src, dst, dirs, true, t0, &stats, &need_full, ret_error);

@@ -70,7 +70,18 @@ struct handle_entry {
         unsigned char bytes[]; /* handle, then the name and a NUL */
 };
 
+/* A rename (FAN_RENAME, Linux 5.17): old directory handle and name, new
+ * directory handle and name.  Kept in order; the sync replays them on DST
+ * first, so a renamed file or directory is moved there rather than copied
+ * again (and a renamed hard-linked file keeps its links). */
+struct rename_rec {
+        struct rename_rec *next;
+        char *line; /* "TYPE HEX NAMEHEX TYPE HEX NAMEHEX" */
+};
+
 struct copy_tracker {
+        struct rename_rec *renames, **renames_tail;
+        size_t n_renames;
         int fan_fd;
         int stop_pipe[2];
         pthread_t thread;
@@ -97,6 +108,14 @@ static void tracker_overflow(struct copy_tracker *t, const char *why) {
                         free(h);
                 }
         t->count = 0;
+        while (t->renames) {
+                struct rename_rec *r = t->renames;
+                t->renames = r->next;
+                free(r->line);
+                free(r);
+        }
+        t->renames_tail = &t->renames;
+        t->n_renames = 0;
 }
 
 static size_t handle_hash(int type, const unsigned char *b, unsigned size, const char *name) {
@@ -134,6 +153,25 @@ static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b
         t->count++;
 }
 
+static char *format_record(int type, const unsigned char *b, unsigned size, const char *name);
+
+/* Called with t->lock held. */
+static void tracker_add_rename(struct copy_tracker *t, const char *old_rec, const char *new_rec) {
+        if (t->overflow || !old_rec || !new_rec)
+                return;
+        if (t->n_renames >= TRACK_MAX_ENTRIES)
+                return tracker_overflow(t, "more than 131072 renames");
+        struct rename_rec *r = malloc(sizeof *r);
+        if (!r || asprintf(&r->line, "%s %s", old_rec, new_rec) < 0) {
+                free(r);
+                return tracker_overflow(t, "out of memory while recording changes");
+        }
+        r->next = NULL;
+        *t->renames_tail = r;
+        t->renames_tail = &r->next;
+        t->n_renames++;
+}
+
 /* Events are aligned to 4 bytes only (names in between): every header is
  * copied out with memcpy() rather than read through a cast pointer. */
 static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize_t len) {
@@ -149,6 +187,7 @@ static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize
                         tracker_overflow(t, "the kernel's event queue overflowed");
                         continue;
                 }
+                _cleanup_free_ char *old_rec = NULL, *new_rec = NULL;
                 for (const char *p = buf + off - m.event_len + m.metadata_len; p + sizeof(struct fanotify_event_info_fid) <= end;) {
                         struct fanotify_event_info_header hdr;
                         struct file_handle fh;
@@ -158,11 +197,17 @@ static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize
                         const char *fhp = p + offsetof(struct fanotify_event_info_fid, handle);
                         memcpy(&fh, fhp, sizeof fh);
                         const unsigned char *bytes = (const unsigned char *) fhp + sizeof fh;
+                        bool renamed = hdr.info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ||
+                                       hdr.info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME;
                         if ((hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || hdr.info_type == FAN_EVENT_INFO_TYPE_DFID ||
-                             hdr.info_type == FAN_EVENT_INFO_TYPE_FID) &&
+                             hdr.info_type == FAN_EVENT_INFO_TYPE_FID || renamed) &&
                             fh.handle_bytes <= MAX_HANDLE_SZ && (const char *) bytes + fh.handle_bytes < end + 1) {
-                                const char *name = hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
+                                const char *name = hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || renamed
                                                            ? (const char *) bytes + fh.handle_bytes : ".";
+                                if (hdr.info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
+                                        old_rec = format_record(fh.handle_type, bytes, fh.handle_bytes, name);
+                                if (hdr.info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+                                        new_rec = format_record(fh.handle_type, bytes, fh.handle_bytes, name);
                                 tracker_add(t, fh.handle_type, bytes, fh.handle_bytes, name, false);
                                 /* A directory made or moved here: its old
                                  * name in DST may hold other contents. */
@@ -172,6 +217,8 @@ static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize
                         }
                         p += hdr.len;
                 }
+                if (m.mask & FAN_RENAME)
+                        tracker_add_rename(t, old_rec, new_rec);
         }
         pthread_mutex_unlock(&t->lock);
 }
@@ -245,6 +292,7 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
         if (!t)
                 return -ENOMEM;
         t->fan_fd = t->stop_pipe[0] = t->stop_pipe[1] = -EBADF;
+        t->renames_tail = &t->renames;
         pthread_mutex_init(&t->lock, NULL);
         if (statfs(src, &sfs) < 0)
                 return -errno;
@@ -262,7 +310,9 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
                                   O_RDONLY | O_LARGEFILE | O_CLOEXEC);
         if (t->fan_fd < 0)
                 return errno == EINVAL || errno == ENOSYS ? -EOPNOTSUPP : -errno;
-        if (fanotify_mark(t->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, TRACK_EVENTS, AT_FDCWD, src) < 0)
+        /* FAN_RENAME (Linux 5.17) pairs the two names of a rename. */
+        if (fanotify_mark(t->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, TRACK_EVENTS | FAN_RENAME, AT_FDCWD, src) < 0 &&
+            fanotify_mark(t->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, TRACK_EVENTS, AT_FDCWD, src) < 0)
                 return errno == EXDEV || errno == ENODEV || errno == EINVAL ? -EOPNOTSUPP : -errno;
         if (pipe2(t->stop_pipe, O_CLOEXEC) < 0)
                 return -errno;
@@ -300,19 +350,23 @@ static int proc_starttime(pid_t pid, unsigned long long *ret) {
 }
 
 /* "TYPE HEX NAMEHEX" (names may hold any byte). */
-static char *handle_format(const struct handle_entry *h) {
-        size_t nl = strlen((const char *) h->bytes + h->size);
-        char *line = malloc(32 + 2 * h->size + 2 * nl + 2);
+static char *format_record(int type, const unsigned char *b, unsigned size, const char *name) {
+        size_t nl = strlen(name);
+        char *line = malloc(32 + 2 * size + 2 * nl + 2);
         if (!line)
                 return NULL;
-        int o = sprintf(line, "%d ", h->type);
-        for (unsigned j = 0; j < h->size; j++)
-                o += sprintf(line + o, "%02x", h->bytes[j]);
+        int o = sprintf(line, "%d ", type);
+        for (unsigned j = 0; j < size; j++)
+                o += sprintf(line + o, "%02x", b[j]);
         line[o++] = ' ';
         for (size_t j = 0; j < nl; j++)
-                o += sprintf(line + o, "%02x", h->bytes[h->size + j]);
+                o += sprintf(line + o, "%02x", (unsigned char) name[j]);
         line[o] = 0;
         return line;
+}
+
+static char *handle_format(const struct handle_entry *h) {
+        return format_record(h->type, h->bytes, h->size, (const char *) h->bytes + h->size);
 }
 
 int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final) {
@@ -345,6 +399,8 @@ int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final
                         }
                         fprintf(f, "%s %s\n", h->tree ? "tree" : "dir", line);
                 }
+        for (struct rename_rec *rr = t->renames; rr; rr = rr->next)
+                fprintf(f, "rename %s\n", rr->line);
         pthread_mutex_unlock(&t->lock);
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -361,12 +417,14 @@ struct state {
         char *why;
         char **dirs;  /* "TYPE HEX NAMEHEX": compare this entry */
         char **trees; /* "TYPE HEX NAMEHEX": compare this subtree */
+        char **renames; /* "TYPE HEX NAMEHEX TYPE HEX NAMEHEX", in order */
 };
 
 static void state_done(struct state *s) {
         free(s->why);
         strv_free(s->dirs);
         strv_free(s->trees);
+        strv_free(s->renames);
 }
 
 static int state_read(const char *path, struct state *ret) {
@@ -394,8 +452,9 @@ static int state_read(const char *path, struct state *ret) {
                 else if ((v = startswith(l, "why "))) {
                         free(s.why);
                         s.why = strdup(v);
-                } else if ((v = startswith(l, "dir ")) || (v = startswith(l, "tree "))) {
-                        if (strv_extend(l[0] == 'd' ? &s.dirs : &s.trees, v) < 0) {
+                } else if ((v = startswith(l, "dir ")) || (v = startswith(l, "tree ")) ||
+                           (v = startswith(l, "rename "))) {
+                        if (strv_extend(l[0] == 'd' ? &s.dirs : l[0] == 't' ? &s.trees : &s.renames, v) < 0) {
                                 state_done(&s);
                                 return -ENOMEM;
                         }
@@ -491,18 +550,24 @@ struct record {
         unsigned char handle[MAX_HANDLE_SZ];
         char name[NAME_MAX + 1];
         bool tree;
+        int rename;             /* 0, or 1/2: old/new name of rename number index */
+        size_t index;
         struct record *leader;  /* the first record with the same handle */
         char *dir;              /* leaders: the directory's path, NULL if gone */
         int error;
 };
 
-/* Parses "TYPE HEX NAMEHEX". */
-static int record_parse(const char *rec, bool tree, struct record *ret) {
+/* Parses "TYPE HEX NAMEHEX"; *ret_len (if not NULL) gets its length. */
+static int record_parse(const char *rec, bool tree, struct record *ret, int *ret_len) {
         char hex[2 * MAX_HANDLE_SZ + 1], namehex[2 * NAME_MAX + 1];
         struct record r = { .tree = tree };
         size_t nl = 0;
-        if (sscanf(rec, "%d %256s %510s", &r.type, hex, namehex) != 3 || strlen(hex) % 2 || strlen(namehex) % 2)
+        int len = 0;
+        if (sscanf(rec, "%d %256s %510s%n", &r.type, hex, namehex, &len) != 3 || strlen(hex) % 2 ||
+            strlen(namehex) % 2)
                 return -EBADMSG;
+        if (ret_len)
+                *ret_len = len;
         for (const char *p = hex; *p; p += 2) {
                 int hi = hexval(p[0]), lo = hexval(p[1]);
                 if (hi < 0 || lo < 0)
@@ -575,8 +640,8 @@ static int records_resolve(struct record *recs, size_t n, int mount_fd) {
 }
 
 int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
-                       char ***ret_dirs, char ***ret_trees, bool *ret_full, char **ret_why,
-                       struct timespec *ret_t0) {
+                       char ***ret_dirs, char ***ret_trees, char ***ret_renames, bool *ret_full,
+                       char **ret_why, struct timespec *ret_t0) {
         _cleanup_(state_done) struct state s = {};
         _cleanup_strv_free_ char **dirs = NULL, **trees = NULL;
         struct statfs sfs;
@@ -600,6 +665,9 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                                 if (!line || strv_extend(h->tree ? &s.trees : &s.dirs, line) < 0)
                                         return -ENOMEM;
                         }
+                for (struct rename_rec *rr = t->renames; rr; rr = rr->next)
+                        if (strv_extend(&s.renames, rr->line) < 0)
+                                return -ENOMEM;
         } else {
                 r = state_read(state_path, &s);
                 if (r == -ENOENT) {
@@ -642,35 +710,67 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 return 0;
         }
 
-        size_t n_recs = strv_length(s.dirs) + strv_length(s.trees), parsed = 0;
+        size_t n_ren = strv_length(s.renames);
+        size_t n_recs = strv_length(s.dirs) + strv_length(s.trees) + 2 * n_ren, parsed = 0;
         _cleanup_free_ struct record *recs = calloc(MAX(n_recs, 1u), sizeof *recs);
-        if (!recs)
+        _cleanup_free_ char **ren = calloc(2 * n_ren + 1, sizeof *ren); /* old, new, ... */
+        if (!recs || !ren)
                 return -ENOMEM;
         for (int pass = 0; pass < 2; pass++)
                 for (char **l = pass == 0 ? s.dirs : s.trees; l && *l; l++) {
-                        r = record_parse(*l, pass == 1, &recs[parsed]);
+                        r = record_parse(*l, pass == 1, &recs[parsed], NULL);
                         if (r < 0)
                                 return r;
                         parsed++;
                 }
+        for (size_t i = 0; i < n_ren; i++) {
+                int len = 0;
+                r = record_parse(s.renames[i], false, &recs[parsed], &len);
+                if (r < 0)
+                        return r;
+                recs[parsed++].rename = 1;
+                r = record_parse(s.renames[i] + len, false, &recs[parsed], NULL);
+                if (r < 0)
+                        return r;
+                recs[parsed++].rename = 2;
+                recs[parsed - 1].index = recs[parsed - 2].index = i;
+        }
         r = records_resolve(recs, n_recs, src_mount_fd);
         for (size_t i = 0; r >= 0 && i < n_recs; i++) {
                 const struct record *l = recs[i].leader;
                 char *full = NULL;
                 if (l->error < 0) {
+                        if (recs[i].rename)
+                                continue; /* only an optimisation: the names are compared anyway */
                         (void) asprintf(ret_why, "a changed directory cannot be found again (%s)", strerror(-l->error));
                         r = 1;
                         break;
                 }
                 if (!l->dir)
                         continue; /* gone: its parent's record settles it */
-                if (asprintf(&full, "%s/%s", l->dir, recs[i].name) < 0 ||
-                    strv_extend(recs[i].tree ? &trees : &dirs, full) < 0)
+                if (asprintf(&full, "%s/%s", l->dir, recs[i].name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (recs[i].rename) {
+                        ren[2 * recs[i].index + recs[i].rename - 1] = full;
+                        continue;
+                }
+                if (strv_extend(recs[i].tree ? &trees : &dirs, full) < 0)
                         r = -ENOMEM;
                 free(full);
         }
         for (size_t i = 0; i < n_recs; i++)
                 free(recs[i].dir);
+        /* Pairs with both names found, in the order they happened. */
+        _cleanup_strv_free_ char **renames = NULL;
+        for (size_t i = 0; i < n_ren; i++) {
+                if (r >= 0 && ren[2 * i] && ren[2 * i + 1] &&
+                    (strv_extend(&renames, ren[2 * i]) < 0 || strv_extend(&renames, ren[2 * i + 1]) < 0))
+                        r = -ENOMEM;
+                free(ren[2 * i]);
+                free(ren[2 * i + 1]);
+        }
         if (r != 0)
                 return r < 0 ? r : 0;
         size_t n = strv_length(dirs);
@@ -696,6 +796,7 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 trees[k] = NULL;
         *ret_dirs = TAKE_PTR(dirs);
         *ret_trees = TAKE_PTR(trees);
+        *ret_renames = TAKE_PTR(renames);
         *ret_full = false;
         return 0;
 }

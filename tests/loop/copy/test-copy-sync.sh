@@ -78,6 +78,8 @@ rm -rf "$S/hard/b/c"
 mv "$S/data/random-1m" "$S/data/renamed-1m"
 mkdir -p "$S/live/new-tree/sub" && echo deep >"$S/live/new-tree/sub/file"
 mv "$S/bulk/002" "$S/live/moved-bulk"
+mv "$S/hard/a/two" "$S/hard/two-renamed"        # hard-linked with hard/b/two
+echo rewritten >"$S/hard/a/one-again"           # hard-linked with hard/a/one
 chattr -i "$S/flags/frozen-dir" && echo more >"$S/flags/frozen-dir/added" && chattr +i "$S/flags/frozen-dir"
 
 if [ "$MODE" = queue ]; then
