@@ -22,9 +22,16 @@ static const char *const event_type_table[_EVENT_TYPE_MAX] = {
 DEFINE_STRING_TABLE(event_type, enum event_type, _EVENT_TYPE_MAX)
 
 static FILE *output;
+/* The step between its step-start and step-end, for warning and error
+ * events that do not name one. */
+static char *current_step;
 
 void events_set_output(FILE *f) {
         output = f;
+        if (!f) {
+                free(current_step);
+                current_step = NULL;
+        }
 }
 
 FILE *events_get_output(void) {
@@ -231,6 +238,8 @@ int events_run_end(const char *result, int exit_code, const char *error) {
 int events_step_start(const char *step, const char *kind, size_t index, size_t total) {
         if (!output)
                 return 0;
+        free(current_step);
+        current_step = step ? strdup(step) : NULL;
         json_object *_v[] = { string_or_null(step), string_or_null(kind),
                               json_object_new_int64((int64_t) index), json_object_new_int64((int64_t) total) };
         return EMIT(EVENT_STEP_START, "step", "kind", "index", "total");
@@ -239,6 +248,8 @@ int events_step_start(const char *step, const char *kind, size_t index, size_t t
 int events_step_end(const char *step, const char *kind, const char *state, const char *error) {
         if (!output)
                 return 0;
+        free(current_step);
+        current_step = NULL;
         json_object *_v[] = { string_or_null(step), string_or_null(kind), string_or_null(state), string_or_null(error) };
         return EMIT(EVENT_STEP_END, "step", "kind", "state", "error");
 }
@@ -258,6 +269,6 @@ int events_message(enum event_type type, const char *step, const char *message) 
                 return -EINVAL;
         if (!output)
                 return 0;
-        json_object *_v[] = { string_or_null(message), string_or_null(step) };
+        json_object *_v[] = { string_or_null(message), string_or_null(step ? step : current_step) };
         return EMIT(type, "message", "step");
 }

@@ -69,4 +69,6 @@ int events_run_end(const char *result, int exit_code, const char *error);
 int events_step_start(const char *step, const char *kind, size_t index, size_t total);
 int events_step_end(const char *step, const char *kind, const char *state, const char *error);
 int events_progress(const char *step, uint64_t done, uint64_t total);
+/* A warning or error event; step NULL means the step between the last
+ * step-start and step-end, if any. */
 int events_message(enum event_type type, const char *step, const char *message);

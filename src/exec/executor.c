@@ -37,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/events.h"
 #include "exec/executor.h"
+#include "exec/hooks.h"
 #include "util/log.h"
 #include "util/run.h"
 #include "util/strutil.h"
@@ -109,6 +111,28 @@ static int commit(struct run *x) {
         return 0;
 }
 
+static const char *kind_name(enum step_kind k);
+
+/* The JSON event (--json) for a transition the journal recorded.  Events
+ * are best effort: a reader that went away must not stop a migration. */
+static void emit_step_event(struct run *x, size_t i, enum step_state s, const char *error) {
+        const struct plan_step *st = &x->plan->steps[i];
+
+        switch (s) {
+        case STEP_STATE_RUNNING:
+        case STEP_STATE_UNDOING:
+                (void) events_step_start(st->id, kind_name(st->kind), i, x->plan->n_steps);
+                break;
+        case STEP_STATE_DONE:
+        case STEP_STATE_FAILED:
+        case STEP_STATE_UNDONE:
+                (void) events_step_end(st->id, kind_name(st->kind), step_state_to_string(s), error);
+                break;
+        default:
+                break;
+        }
+}
+
 static int set_state(struct run *x, size_t i, enum step_state s, const char *error) {
         int r;
 
@@ -117,7 +141,29 @@ static int set_state(struct run *x, size_t i, enum step_state s, const char *err
         r = journal_set_step_state(x->journal, i, s, error);
         if (r < 0)
                 return fail(x, r, "Cannot update the journal: %s", strerror(-r));
-        return commit(x);
+        r = commit(x);
+        if (r >= 0)
+                emit_step_event(x, i, s, error);
+        return r;
+}
+
+/* The on-failure hooks (hooks.h), e.g. to start again the services a
+ * before-final-sync hook stopped.  Their own failure is logged; it does
+ * not replace the step's error, which is what the operator must fix. */
+static void run_failure_hooks(struct run *x, const struct plan_step *s) {
+        _cleanup_free_ char *root = NULL, *e = NULL;
+        struct hook_env env = {
+                .plan_path = x->journal ? x->journal->plan_path : NULL,
+                .target_dir = x->opts->target_dir,
+                .step_id = s->id,
+                .journal_path = JOURNAL_DIR "/" JOURNAL_FILE_NAME,
+        };
+        int r = hooks_root_of_plan(x->plan, &root);
+
+        if (r >= 0)
+                r = hooks_run(root, HOOK_PHASE_ON_FAILURE, &env, &e);
+        if (r < 0)
+                log_warning("The on-failure hooks failed too: %s", e ? e : strerror(-r));
 }
 
 static const char *kind_name(enum step_kind k) {
@@ -183,6 +229,8 @@ static int step_failed(struct run *x, size_t i, int r, const char *what) {
         k = set_state(x, i, STEP_STATE_FAILED, msg);
         if (k < 0)
                 return k;
+        if (r != -ECANCELED && !x->opts->dry_run)
+                run_failure_hooks(x, s);
         /* Past the point of no return, rollback is not an option to offer. */
         const char *or_rollback = i < x->plan->point_of_no_return ? " (or 'rootraid rollback')" : "";
         if (r == -ECANCELED)

@@ -396,3 +396,25 @@ int hooks_run(const char *root, enum hook_phase phase, const struct hook_env *en
                 return -ENOMEM;
         return hooks_run_dir(dir, name, env, ret_error);
 }
+
+int hooks_root_of_plan(const struct plan *p, char **ret) {
+        for (size_t i = 0; p && i < p->n_steps; i++) {
+                json_object *d;
+                if (p->steps[i].kind != STEP_RUN_HOOKS ||
+                    !json_object_object_get_ex(p->steps[i].args, "directory", &d) ||
+                    !json_object_is_type(d, json_type_string))
+                        continue;
+                char *s = strdup(json_object_get_string(d)), *slash;
+                if (!s)
+                        return -ENOMEM;
+                slash = strrchr(s, '/');
+                if (slash && slash != s) {
+                        *slash = '\0';
+                        *ret = s;
+                        return 0;
+                }
+                free(s);
+        }
+        *ret = strdup(HOOKS_DIR);
+        return *ret ? 0 : -ENOMEM;
+}

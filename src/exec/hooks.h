@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 
+#include "plan/plan.h"
 #include "util/macro.h"
 
 #define HOOKS_DIR "/etc/rootraid/hooks.d"
@@ -70,3 +71,8 @@ int hooks_run_dir(const char *dir, const char *phase, const struct hook_env *env
 
 /* hooks_run_dir() on ROOT/PHASE, ROOT being root or HOOKS_DIR when NULL. */
 int hooks_run(const char *root, enum hook_phase phase, const struct hook_env *env, char **ret_error);
+
+/* The hooks root a plan uses: the directory above its run-hooks steps'
+ * phase directories (so a plan, or a test, can point all phases
+ * elsewhere), or HOOKS_DIR when it has none.  Caller frees *ret. */
+int hooks_root_of_plan(const struct plan *p, char **ret);

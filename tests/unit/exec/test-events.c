@@ -59,7 +59,8 @@ int main(void) {
         ASSERT_OK(events_step_start("copy-live-root", "copy-live", 7, 21));
         ASSERT_OK(events_progress("copy-live-root", 512, 2048));
         ASSERT_OK(events_progress("copy-live-root", 2048, 2048));
-        ASSERT_OK(events_message(EVENT_WARNING, "copy-live-root", "fanotify overflowed; comparing the whole tree"));
+        /* No step named: the one between step-start and step-end. */
+        ASSERT_OK(events_message(EVENT_WARNING, NULL, "fanotify overflowed; comparing the whole tree"));
         ASSERT_OK(events_step_end("copy-live-root", "copy-live", "done", NULL));
         ASSERT_OK(events_message(EVENT_ERROR, NULL, "Hook /etc/rootraid/hooks.d/before-final-sync/10-db failed"));
         ASSERT_OK(events_run_end("failed", 7, "Hook failed \"quoted\"\nsecond line"));
@@ -72,6 +73,7 @@ int main(void) {
         ASSERT_CONTAINS(buf, "\"event\":\"step-start\",\"step\":\"copy-live-root\",\"kind\":\"copy-live\",\"index\":7,\"total\":21}\n");
         ASSERT_CONTAINS(buf, "\"event\":\"progress\",\"step\":\"copy-live-root\",\"done\":512,\"total\":2048,\"percent\":25.0}\n");
         ASSERT_CONTAINS(buf, "\"done\":2048,\"total\":2048,\"percent\":100.0}\n");
+        ASSERT_CONTAINS(buf, "\"event\":\"warning\",\"message\":\"fanotify overflowed; comparing the whole tree\",\"step\":\"copy-live-root\"}\n");
         ASSERT_CONTAINS(buf, "\"event\":\"step-end\",\"step\":\"copy-live-root\",\"kind\":\"copy-live\",\"state\":\"done\",\"error\":null}\n");
         ASSERT_CONTAINS(buf, "\"event\":\"error\",\"message\":\"Hook /etc/rootraid/hooks.d/before-final-sync/10-db failed\",\"step\":null}\n");
         /* A message with a newline stays on its line. */
