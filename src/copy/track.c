@@ -676,6 +676,10 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 }
                 if (r < 0)
                         return r;
+                if (!streq(s.status, "recording") && !streq(s.status, "final"))
+                        /* An overflowed record is not used, but its recorder
+                         * must not stay behind. */
+                        (void) stop_recorder(s.pid, s.starttime);
                 if (streq(s.status, "recording")) {
                         r = stop_recorder(s.pid, s.starttime);
                         if (r < 0) {

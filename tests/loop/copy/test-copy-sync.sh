@@ -92,8 +92,12 @@ if [ "$MODE" = gone ]; then
         sleep 0.2
 fi
 
+recorder=$(awk '$1 == "pid" { print $2 }' "$STATE")
 "$ROOTRAID" copy --json --sync "$STATE" "$S" "$D" >"$WORK/sync.out"
 rc=$?
+# Gone, or a zombie waiting for whoever inherited it to reap it.
+state=$(awk '{ print $3 }' "/proc/$recorder/stat" 2>/dev/null)
+[ -z "$state" ] || [ "$state" = Z ] || fail "the change recorder (pid $recorder) is still running after the sync"
 cat "$WORK/sync.out" | grep -v '"progress"'
 [ $rc = 0 ] || fail "rootraid copy --sync exited with $rc"
 case $MODE in
