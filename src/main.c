@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "cli/verbs.h"
+#include "exec/events.h"
 #include "util/log.h"
 
 static int verb_version(int argc, char *argv[]) {
@@ -129,7 +130,12 @@ int main(int argc, char *argv[]) {
                 int vargc = argc - optind;
                 char **vargv = argv + optind;
                 optind = 0; /* reset getopt for the verb's own parsing */
-                return exit_code_for(verbs[i].run(vargc, vargv));
+                int r = verbs[i].run(vargc, vargv), code = exit_code_for(r);
+                /* --json: the last event says how the run ended. */
+                if (events_get_output())
+                        (void) events_run_end(r == 0 ? "ok" : r == -ECANCELED ? "interrupted" :
+                                              r == -ERESTART ? "rebooting" : "failed", code, NULL);
+                return code;
         }
         log_error("Unknown verb '%s'. Run 'rootraid --help' for the list.", name);
         return 2;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/exec-common.h"
+#include "exec/events.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -93,12 +94,32 @@ int exec_load(struct journal **ret_journal, struct plan **ret_plan) {
         return 0;
 }
 
+/* A progress event (--json) at most once a second per step, and at the end;
+ * resync progress comes in 512-byte sectors and is reported in bytes. */
+static void exec_progress_event(const struct step_context *ctx, uint64_t done, uint64_t total) {
+        static const struct plan_step *step;
+        static struct timespec last;
+        struct timespec now;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        bool final = total > 0 && done >= total;
+        if (step == ctx->step && !final && now.tv_sec - last.tv_sec < 1)
+                return;
+        step = ctx->step;
+        last = now;
+        uint64_t unit = ctx->step && ctx->step->kind == STEP_WAIT_RESYNC ? 512 : 1;
+        /* Best effort: a reader that went away must not stop the step. */
+        (void) events_progress(ctx->step ? ctx->step->id : NULL, done * unit, total * unit);
+}
+
 void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total) {
         static const struct plan_step *step;
         static struct timespec start, last;
         struct timespec now;
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
 
+        if (events_get_output())
+                exec_progress_event(ctx, done, total);
         if (!isatty(STDERR_FILENO))
                 return;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -139,4 +160,12 @@ int exec_report(int r, const char *error, const char *what) {
         if (r < 0)
                 return log_error_errno(r, "%s", error ? error : what);
         return 0;
+}
+
+int exec_events_begin(const char *verb, const char *plan_path) {
+        /* Line buffered, so a reader sees each event as it happens even
+         * through a pipe (events_emit() flushes too). */
+        (void) setvbuf(stdout, NULL, _IOLBF, 0);
+        events_set_output(stdout);
+        return events_run_start(verb, plan_path);
 }

@@ -38,3 +38,7 @@ void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total
 /* Logs the result of an executor call and returns r (with ERESTART as a
  * notice rather than an error). */
 int exec_report(int r, const char *error, const char *what);
+
+/* --json: from now on stdout carries JSON events (exec/events.h), starting
+ * with run-start; main() writes run-end with the exit code. */
+int exec_events_begin(const char *verb, const char *plan_path);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "exec/events.h"
+#include "util/log.h"
 
 static const char *const event_type_table[_EVENT_TYPE_MAX] = {
         [EVENT_RUN_START] = "run-start",
@@ -25,12 +26,22 @@ static FILE *output;
 /* The step between its step-start and step-end, for warning and error
  * events that do not name one. */
 static char *current_step;
+/* The last error event's message, for run-end when the caller has none. */
+static char *last_error;
+
+static void observe_log(enum log_level level, const char *msg) {
+        (void) events_message(level >= LOG_LEVEL_ERROR ? EVENT_ERROR : EVENT_WARNING, NULL, msg);
+}
 
 void events_set_output(FILE *f) {
         output = f;
+        /* Warnings and errors logged anywhere become events too. */
+        log_set_observer(f ? observe_log : NULL);
         if (!f) {
                 free(current_step);
                 current_step = NULL;
+                free(last_error);
+                last_error = NULL;
         }
 }
 
@@ -231,6 +242,8 @@ int events_run_start(const char *verb, const char *plan_path) {
 int events_run_end(const char *result, int exit_code, const char *error) {
         if (!output)
                 return 0;
+        if (!error && exit_code != 0)
+                error = last_error;
         json_object *_v[] = { string_or_null(result), json_object_new_int(exit_code), string_or_null(error) };
         return EMIT(EVENT_RUN_END, "result", "exit", "error");
 }
@@ -269,6 +282,10 @@ int events_message(enum event_type type, const char *step, const char *message) 
                 return -EINVAL;
         if (!output)
                 return 0;
+        if (type == EVENT_ERROR && message) {
+                free(last_error);
+                last_error = strdup(message);
+        }
         json_object *_v[] = { string_or_null(message), string_or_null(step ? step : current_step) };
         return EMIT(type, "message", "step");
 }

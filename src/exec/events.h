@@ -44,7 +44,8 @@ enum event_type {
 DECLARE_STRING_TABLE(event_type, enum event_type);
 
 /* Where events go; NULL (the default) turns them off.  The verbs set it to
- * stdout for --json. */
+ * stdout for --json.  While set, every warning and error logged
+ * (log_internal()) is also a warning or error event. */
 void events_set_output(FILE *f);
 FILE *events_get_output(void);
 
@@ -65,6 +66,7 @@ int events_emit(enum event_type type, json_object *fields);
 
 /* The typed shortcuts; strings may be NULL (written as null). */
 int events_run_start(const char *verb, const char *plan_path);
+/* error NULL with a non-zero exit_code: the last error event's message. */
 int events_run_end(const char *result, int exit_code, const char *error);
 int events_step_start(const char *step, const char *kind, size_t index, size_t total);
 int events_step_end(const char *step, const char *kind, const char *state, const char *error);

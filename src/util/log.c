@@ -8,6 +8,7 @@
 static enum log_level max_level = LOG_LEVEL_INFO;
 static void (*log_sink)(enum log_level, const char *, void *);
 static void *log_sink_userdata;
+static void (*log_observer)(enum log_level, const char *);
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
@@ -22,13 +23,17 @@ void log_set_sink(void (*sink)(enum log_level, const char *, void *), void *user
         log_sink_userdata = userdata;
 }
 
+void log_set_observer(void (*observer)(enum log_level, const char *)) {
+        log_observer = observer;
+}
+
 int log_internal(enum log_level level, int error, const char *format, ...) {
         int saved = errno;
         int e = error < 0 ? -error : error;
         char buf[4096];
         va_list ap;
 
-        if (level < max_level && !log_sink)
+        if (level < max_level && !log_sink && !(log_observer && level >= LOG_LEVEL_WARNING))
                 return e ? -e : -EIO;
 
         errno = e; /* for %m */
@@ -43,6 +48,8 @@ int log_internal(enum log_level level, int error, const char *format, ...) {
         }
         if (log_sink)
                 log_sink(level, buf, log_sink_userdata);
+        if (log_observer && level >= LOG_LEVEL_WARNING)
+                log_observer(level, buf);
 
         errno = saved;
         return e ? -e : -EIO;

@@ -24,6 +24,10 @@ enum log_level log_get_max_level(void);
 /* Every message also goes to this sink when set (the journal's log file). */
 void log_set_sink(void (*sink)(enum log_level level, const char *msg, void *userdata), void *userdata);
 
+/* Every message at warning level or above also goes to this observer when
+ * set, independently of the sink (the JSON events of --json). */
+void log_set_observer(void (*observer)(enum log_level level, const char *msg));
+
 /* Logs the message; %m expands to strerror(-error).  Returns -abs(error),
  * or -EIO when error is 0, so callers can "return log_error_errno(r, ...)". */
 int log_internal(enum log_level level, int error, const char *format, ...) _printf_(3, 4);

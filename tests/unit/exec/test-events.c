@@ -5,6 +5,7 @@
  * could not rely on. */
 #include "exec-test.h"
 #include "exec/events.h"
+#include "util/log.h"
 
 static void assert_valid_lines(const char *text, size_t expected) {
         size_t n = 0;
@@ -65,10 +66,16 @@ int main(void) {
         ASSERT_OK(events_message(EVENT_ERROR, NULL, "Hook /etc/rootraid/hooks.d/before-final-sync/10-db failed"));
         ASSERT_OK(events_run_end("failed", 7, "Hook failed \"quoted\"\nsecond line"));
         ASSERT_ERR(events_message(EVENT_PROGRESS, NULL, "x"), EINVAL);
+        /* What is logged at warning level and above is an event too, and
+         * run-end without an error of its own carries the last one. */
+        log_info("not an event");
+        log_warning("Logged warning %d.", 1);
+        log_error("Logged error.");
+        ASSERT_OK(events_run_end("failed", 7, NULL));
         events_set_output(NULL);
         fclose(m);
 
-        assert_valid_lines(buf, 8);
+        assert_valid_lines(buf, 11);
         ASSERT_CONTAINS(buf, "\"event\":\"run-start\",\"verb\":\"apply\",\"plan\":\"/root/plan.json\"}\n");
         ASSERT_CONTAINS(buf, "\"event\":\"step-start\",\"step\":\"copy-live-root\",\"kind\":\"copy-live\",\"index\":7,\"total\":21}\n");
         ASSERT_CONTAINS(buf, "\"event\":\"progress\",\"step\":\"copy-live-root\",\"done\":512,\"total\":2048,\"percent\":25.0}\n");
@@ -78,6 +85,12 @@ int main(void) {
         ASSERT_CONTAINS(buf, "\"event\":\"error\",\"message\":\"Hook /etc/rootraid/hooks.d/before-final-sync/10-db failed\",\"step\":null}\n");
         /* A message with a newline stays on its line. */
         ASSERT_CONTAINS(buf, "\"result\":\"failed\",\"exit\":7,\"error\":\"Hook failed \\\"quoted\\\"\\nsecond line\"}\n");
+        ASSERT_CONTAINS(buf, "\"event\":\"warning\",\"message\":\"Logged warning 1.\",\"step\":null}\n");
+        ASSERT_CONTAINS(buf, "\"event\":\"error\",\"message\":\"Logged error.\",\"step\":null}\n");
+        ASSERT_CONTAINS(buf, "\"event\":\"run-end\",\"result\":\"failed\",\"exit\":7,\"error\":\"Logged error.\"}\n");
+        ASSERT(!strstr(buf, "not an event"));
+        /* Without an output, logging emits nothing. */
+        log_warning("after the output is gone");
         free(buf);
 
         /* What the validator refuses. */

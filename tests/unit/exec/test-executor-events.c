@@ -100,11 +100,14 @@ int main(void) {
                 "\"event\":\"step-start\",\"step\":\"s2\",\"kind\":\"run-hooks\",\"index\":1,\"total\":3}",
                 "\"event\":\"step-end\",\"step\":\"s2\",\"kind\":\"run-hooks\",\"state\":\"done\",\"error\":null}",
                 "\"event\":\"step-start\",\"step\":\"s3\",\"kind\":\"verify\",\"index\":2,\"total\":3}",
+                /* The step's error and the executor's, logged, are events of the step. */
+                "\"event\":\"error\",\"message\":\"s3: the disk went away\",\"step\":\"s3\"}",
+                "\"event\":\"error\",\"message\":\"Step 's3' failed: ",
                 "\"event\":\"step-end\",\"step\":\"s3\",\"kind\":\"verify\",\"state\":\"failed\",\"error\":\"",
                 NULL,
         };
         check_events(buf, expected);
-        ASSERT_CONTAINS(buf, "the disk went away");
+        ASSERT_CONTAINS(buf, "\"step\":\"s3\"}\n"); /* the error event names the step */
 
         /* The on-failure hook ran once, told which step failed. */
         char *log = test_read(dir, "on-failure.log"), *want = NULL;
