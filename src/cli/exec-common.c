@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared by the executor verbs; see exec-common.h. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cli/exec-common.h"
 #include "exec/events.h"
+#include "exec/resume-unit.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -168,4 +170,41 @@ int exec_events_begin(const char *verb, const char *plan_path) {
         (void) setvbuf(stdout, NULL, _IOLBF, 0);
         events_set_output(stdout);
         return events_run_start(verb, plan_path);
+}
+
+int exec_resume_unit_install(void) {
+        _cleanup_free_ char *e = NULL;
+        char self[PATH_MAX];
+        ssize_t n;
+        int r;
+
+        /* The unit runs the binary that is running now, wherever it is. */
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n < 0)
+                return log_error_errno(errno, "Cannot find the rootraid binary (/proc/self/exe): %m");
+        self[n] = '\0';
+        r = resume_unit_install("/", self, &e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot install the resume unit: %s", e ? e : strerror(-r));
+        log_info("Installed %s: the migration continues by itself after each reboot.", RESUME_UNIT_NAME);
+        return 0;
+}
+
+int exec_resume_unit_remove(const char *target_dir) {
+        const char *roots[] = { "/", target_dir };
+        int ret = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+                _cleanup_free_ char *e = NULL;
+                struct stat st;
+
+                if (!roots[i] || (i > 0 && (stat(roots[i], &st) < 0 || !S_ISDIR(st.st_mode))))
+                        continue;
+                int r = resume_unit_remove(roots[i], &e);
+                if (r < 0 && ret == 0)
+                        ret = log_error_errno(r, "Cannot remove the resume unit: %s", e ? e : strerror(-r));
+        }
+        if (ret == 0)
+                log_info("Removed %s: nothing of rootraid is left in the boot path.", RESUME_UNIT_NAME);
+        return ret;
 }

@@ -42,3 +42,12 @@ int exec_report(int r, const char *error, const char *what);
 /* --json: from now on stdout carries JSON events (exec/events.h), starting
  * with run-start; main() writes run-end with the exit code. */
 int exec_events_begin(const char *verb, const char *plan_path);
+
+/* Installs rootraid-resume.service on the running root (resume-unit.h);
+ * the live copy carries it to the new root.  Logs and returns the error. */
+int exec_resume_unit_install(void);
+
+/* Removes the resume unit from the running root and from target_dir (when
+ * it is a directory: the new root, still mounted); at the end of a
+ * migration or of a rollback. */
+int exec_resume_unit_remove(const char *target_dir);
