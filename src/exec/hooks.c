@@ -227,13 +227,15 @@ static void log_lines(const char *name, char *buf, size_t *len, bool flush) {
         *len -= start;
 }
 
-/* Runs one hook; returns its wait status in *ret_status, or -ETIME. */
+/* Runs one hook; returns its wait status in *ret_status, or -ETIME.  The
+ * hook is done when its process exits: something it left running in the
+ * background may keep its output open, and is not waited for. */
 static int run_one(const char *path, const char *phase, char **envp, unsigned timeout_sec, int *ret_status) {
         const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         char buf[4096];
         size_t len = 0;
-        int fds[2], status;
-        bool timed_out = false;
+        int fds[2], status = 0;
+        bool exited = false, eof = false, timed_out = false;
         long long deadline = now_ms() + (long long) timeout_sec * 1000, kill_at = -1;
         pid_t pid;
 
@@ -260,9 +262,18 @@ static int run_one(const char *path, const char *phase, char **envp, unsigned ti
         }
         safe_close(fds[1]);
 
-        for (;;) {
+        while (!exited) {
                 long long t = now_ms();
-                int wait_ms;
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid) {
+                        exited = true;
+                        break;
+                }
+                if (w < 0 && errno != EINTR) {
+                        int e = errno;
+                        safe_close(fds[0]);
+                        return -e;
+                }
                 if (!timed_out && t >= deadline) {
                         timed_out = true;
                         log_error("Hook %s ran longer than %u s; stopping it.", path, timeout_sec);
@@ -275,44 +286,42 @@ static int run_one(const char *path, const char *phase, char **envp, unsigned ti
                         (void) kill(pid, SIGKILL);
                         kill_at = -1;
                 }
-                wait_ms = (int) MIN((kill_at >= 0 ? kill_at : deadline) - t, 1000LL);
+                if (eof) {
+                        (void) poll(NULL, 0, 50);
+                        continue;
+                }
                 struct pollfd p = { .fd = fds[0], .events = POLLIN };
-                int k = poll(&p, 1, MAX(wait_ms, 0));
-                if (k < 0 && errno != EINTR)
-                        break;
-                if (k <= 0)
+                if (poll(&p, 1, 100) <= 0)
                         continue;
                 ssize_t m = read(fds[0], buf + len, sizeof buf - len);
                 if (m < 0 && errno == EINTR)
                         continue;
+                if (m <= 0) {
+                        eof = true;
+                        continue;
+                }
+                len += (size_t) m;
+                log_lines(name, buf, &len, len == sizeof buf);
+        }
+        /* What it wrote before it exited, without waiting for anything it
+         * left behind. */
+        while (!eof) {
+                struct pollfd p = { .fd = fds[0], .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0)
+                        break;
+                ssize_t m = read(fds[0], buf + len, sizeof buf - len);
                 if (m <= 0)
-                        break; /* EOF: the hook (and whatever kept its output) is gone */
+                        break;
                 len += (size_t) m;
                 log_lines(name, buf, &len, len == sizeof buf);
         }
         log_lines(name, buf, &len, true);
         safe_close(fds[0]);
-
-        /* A hook that closed its output but keeps running still has to end
-         * within its time. */
-        for (;;) {
-                pid_t w = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR)
-                        return -errno;
-                if (w == 0) {
-                        if (now_ms() >= deadline) {
-                                timed_out = true;
-                                log_error("Hook %s ran longer than %u s; stopping it.", path, timeout_sec);
-                                (void) kill(-pid, SIGKILL);
-                                (void) kill(pid, SIGKILL);
-                        } else
-                                (void) poll(NULL, 0, 50);
-                }
-        }
-        if (timed_out)
+        if (timed_out) {
+                /* Whatever of its group is still there goes too. */
+                (void) kill(-pid, SIGKILL);
                 return -ETIME;
+        }
         *ret_status = status;
         return 0;
 }

@@ -126,11 +126,24 @@ int main(void) {
         ASSERT(unlink(s) == 0);
         free(s);
 
+        /* A hook that leaves something running in the background (keeping
+         * its output open) is done when it exits: the phase goes on. */
+        write_hook(phase_dir, "4-daemon", "sleep 30 &\necho started", 0755);
+        env.timeout_sec = 10;
+        struct timeval t0, t1;
+        gettimeofday(&t0, NULL);
+        ASSERT_OK(hooks_run(root, HOOK_PHASE_BEFORE_FINAL_SYNC, &env, &error));
+        gettimeofday(&t1, NULL);
+        ASSERT(t1.tv_sec - t0.tv_sec < 5);
+        ASSERT_CONTAINS(logged, "4-daemon: started\n");
+        s = test_path(phase_dir, "4-daemon");
+        ASSERT(unlink(s) == 0);
+        free(s);
+
         /* A hook that hangs is killed at its timeout, with its children. */
         write_hook(phase_dir, "4-hangs", "sleep 60 & sleep 60", 0755);
         env.timeout_sec = 0;
         ASSERT(setenv("ROOTRAID_HOOK_TIMEOUT", "1", 1) == 0);
-        struct timeval t0, t1;
         gettimeofday(&t0, NULL);
         ASSERT_ERR(hooks_run(root, HOOK_PHASE_BEFORE_FINAL_SYNC, &env, &error), ETIME);
         gettimeofday(&t1, NULL);
