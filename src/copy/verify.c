@@ -112,7 +112,7 @@ static char *join(const char *path, const char *name) {
 
 static void compare_dir(struct verifier *v, int sfd, int dfd, const char *path);
 
-static void compare_entry(struct verifier *v, int sdir, int ddir, const char *name, const char *path, bool is_root) {
+static void compare_entry(struct verifier *v, int sdir, int ddir, const char *name, const char *path) {
         struct stat s, d;
 
         if (fstatat(sdir, name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -172,7 +172,6 @@ static void compare_entry(struct verifier *v, int sdir, int ddir, const char *na
                 else
                         compare_dir(v, sfd, dfd, path);
         }
-        (void) is_root;
 }
 
 /* Calls fn for each name in dir except . and .. */
@@ -194,7 +193,7 @@ static void visit_src(struct verifier *v, int sfd, int dfd, const char *name, co
                 v->error = -ENOMEM;
                 return;
         }
-        compare_entry(v, sfd, dfd, name, p, false);
+        compare_entry(v, sfd, dfd, name, p);
 }
 
 static void visit_dst(struct verifier *v, int dfd, int sfd, const char *name, const char *path) {
@@ -228,7 +227,7 @@ int copy_verify(const struct copy_options *o, struct copy_stats *ret_stats, char
         if (!v.a || !v.b)
                 r = -ENOMEM;
         else
-                compare_entry(&v, src, dst, ".", ".", true);
+                compare_entry(&v, src, dst, ".", ".");
         if (r >= 0 && v.error < 0)
                 r = v.error;
         free(v.a);
