@@ -183,7 +183,7 @@ vm__launch() {
         fi
         local n=0 f s mode fmt ro boot
         while IFS=: read -r f s mode fmt; do
-                ro= boot=
+                ro='' boot=''
                 [ "$mode" = ro ] && ro=,readonly=on
                 [ $n = 0 ] && boot=,bootindex=0
                 # cache=writeback: a guest flush reaches the host file, so
@@ -193,8 +193,7 @@ vm__launch() {
                 n=$((n + 1))
         done <"$dir/drives"
 
-        local try
-        for try in 1 2 3; do
+        for _ in 1 2 3; do
                 port=$(vm__free_port)
                 echo "$port" >"$dir/port"
                 printf '%q ' "${args[@]}" -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" \
