@@ -68,6 +68,13 @@ AuthorizedKeysCommandUser root
 UseDNS no
 SSHD
 
+        # Under TCG on a loaded host, udev's coldplug has taken over 90 s
+        # (systemd's default device timeout): /boot and swap then "time out"
+        # and the guest lands in emergency mode.  Real hardware is not the
+        # point here; patience is.
+        mkdir -p "$root/etc/systemd/system.conf.d"
+        printf '[Manager]\nDefaultTimeoutStartSec=600s\n' >"$root/etc/systemd/system.conf.d/rootraid-test.conf"
+
         # The serial console is the only console: GRUB and the kernel both
         # talk on ttyS0 so the launcher's console log shows the whole boot.
         mkdir -p "$root/etc/default/grub.d"
