@@ -24,6 +24,8 @@ static void help(void) {
                "  -y --yes       do not ask for confirmation on a terminal\n"
                "  -n --dry-run   print every command and file the steps would run and write;\n"
                "                 change nothing\n"
+               "     --json      print JSON events on stdout, one per line (README: JSON events);\n"
+               "                 needs --yes on a terminal\n"
                "  -h --help      show this help\n");
 }
 
@@ -42,6 +44,7 @@ int verb_apply(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "yes", no_argument, NULL, 'y' },
                 { "dry-run", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, 'J' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 }
         };
@@ -52,7 +55,7 @@ int verb_apply(int argc, char *argv[]) {
         _cleanup_free_ char *error = NULL;
         _cleanup_strv_free_ char **dirs = NULL, **warnings = NULL;
         json_object *json = NULL;
-        bool yes = false, dry_run = false;
+        bool yes = false, dry_run = false, json_events = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "ynh", options, NULL)) >= 0)
@@ -63,6 +66,9 @@ int verb_apply(int argc, char *argv[]) {
                 case 'n':
                         dry_run = true;
                         break;
+                case 'J':
+                        json_events = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -72,6 +78,11 @@ int verb_apply(int argc, char *argv[]) {
         if (optind + 1 != argc)
                 return log_error_errno(-EINVAL, "Name exactly one plan file: rootraid apply PLAN.");
         const char *path = argv[optind];
+        /* stdout carries the events: no questions, no printed commands. */
+        if (json_events && (dry_run || (!yes && isatty(STDIN_FILENO))))
+                return log_error_errno(-EINVAL, "--json is for programs: use it with --yes and without --dry-run.");
+        if (json_events)
+                (void) exec_events_begin("apply", path);
 
         r = plan_load_file(path, &p, &error);
         if (r < 0)

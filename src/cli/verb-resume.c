@@ -20,6 +20,7 @@ static void help(bool rollback) {
         printf("Usage: rootraid %s [OPTIONS]\n\n%s\n\n"
                "Options:\n"
                "  -n --dry-run   print what would run; change nothing\n"
+               "     --json      print JSON events on stdout, one per line (README: JSON events)\n"
                "  -h --help      show this help\n",
                rollback ? "rollback" : "resume",
                rollback ? "Undo the journaled migration, before its point of no return."
@@ -29,6 +30,7 @@ static void help(bool rollback) {
 static int run_from_journal(int argc, char *argv[], bool rollback) {
         static const struct option options[] = {
                 { "dry-run", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, 'J' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 }
         };
@@ -36,13 +38,16 @@ static int run_from_journal(int argc, char *argv[], bool rollback) {
         _cleanup_journal_free_ struct journal *j = NULL;
         _cleanup_(exec_lock_releasep) struct exec_lock *lock = NULL;
         _cleanup_free_ char *error = NULL;
-        bool dry_run = false;
+        bool dry_run = false, json_events = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "nh", options, NULL)) >= 0)
                 switch (c) {
                 case 'n':
                         dry_run = true;
+                        break;
+                case 'J':
+                        json_events = true;
                         break;
                 case 'h':
                         help(rollback);
@@ -53,11 +58,15 @@ static int run_from_journal(int argc, char *argv[], bool rollback) {
         if (optind != argc)
                 return log_error_errno(-EINVAL, "%s takes no arguments: the journal names the plan.", argv[0]);
 
+        if (json_events && dry_run)
+                return log_error_errno(-EINVAL, "--json is for programs: use it without --dry-run.");
         if (!dry_run && (r = exec_take_lock(&lock)) < 0)
                 return r;
         r = exec_load(&j, &p);
         if (r < 0)
                 return r;
+        if (json_events)
+                (void) exec_events_begin(rollback ? "rollback" : "resume", j->plan_path);
         struct executor_options opts = {
                 .dry_run = dry_run,
                 .target_dir = exec_target_dir(p),

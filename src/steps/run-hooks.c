@@ -4,17 +4,18 @@
  * before the final sync.  Each runs with ROOTRAID_PHASE and
  * ROOTRAID_TARGET in its environment; the first that fails stops the step
  * (a resume runs the phase again from its first hook, so hooks must be
- * safe to repeat).  The full hook feature is a later issue.
+ * safe to repeat).  The rules (order, environment, refusals, timeout) are
+ * the hook runner's: src/exec/hooks.h.
  *   check: a marker in /run says this boot ran the phase; after the switch
  *          a phase from before the reboot is behind us.
  *   undo:  removes the marker; hooks undo their own work if they need to. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/hooks.h"
 #include "steps/kinds.h"
 #include "steps/target.h"
 #include "util/run.h"
@@ -47,46 +48,35 @@ static int run_hooks_check(struct step_context *ctx, const struct plan_step *ste
 }
 
 static int run_hooks_apply(struct step_context *ctx, const struct plan_step *step) {
-        struct dirent **names = NULL;
+        _cleanup_free_ char *e = NULL;
         const char *phase, *dir;
         char m[256];
-        int n, r;
+        int r;
 
         r = parse(ctx, step, &phase, &dir);
         if (r < 0)
                 return r;
-        n = scandir(dir, &names, NULL, alphasort);
-        if (n < 0) {
-                if (errno != ENOENT)
-                        return step_error(ctx, errno, "Cannot read the hook directory %s: %m", dir);
-                step_log(ctx, LOG_LEVEL_DEBUG, 0, "No hook directory %s.", dir);
-                n = 0;
+        if (ctx->dry_run) {
+                /* What would run, refusals included, without running it. */
+                _cleanup_strv_free_ char **l = NULL;
+                r = hooks_list(dir, &l, &e);
+                if (r < 0)
+                        return step_error(ctx, r, "%s", e ? e : "Cannot list the hooks.");
+                for (char **h = l; *h; h++)
+                        printf("would run hook %s %s\n", *h, phase);
+        } else {
+                /* The hook runner (src/exec/hooks.c): byte order, unsafe
+                 * owners and modes refused, output to the log, timeout. */
+                struct hook_env env = {
+                        .plan_path = ctx->journal ? ctx->journal->plan_path : NULL,
+                        .target_dir = ctx->target_dir,
+                        .step_id = step->id,
+                        .journal_path = JOURNAL_DIR "/" JOURNAL_FILE_NAME,
+                };
+                r = hooks_run_dir(dir, phase, &env, &e);
+                if (r < 0)
+                        return step_error(ctx, r, "%s", e ? e : "The hooks failed; fix them (or remove them) and resume.");
         }
-        r = 0;
-        if (setenv("ROOTRAID_PHASE", phase, 1) < 0 || setenv("ROOTRAID_TARGET", strempty(ctx->target_dir), 1) < 0)
-                r = -errno;
-        for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *path = NULL;
-                struct stat st;
-                if (r < 0 || names[i]->d_name[0] == '.' || asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0)
-                        continue;
-                if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
-                        step_log(ctx, LOG_LEVEL_DEBUG, 0, "Skipping %s: not an executable file.", path);
-                        continue;
-                }
-                step_log(ctx, LOG_LEVEL_INFO, 0, "Running hook %s.", path);
-                const char *argv[] = { path, phase, NULL };
-                int k = run_argv_checked(argv, 0, NULL);
-                if (k < 0)
-                        r = step_error(ctx, k, "Hook %s failed; fix it (or remove it) and resume.", path);
-        }
-        for (int i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-        (void) unsetenv("ROOTRAID_PHASE");
-        (void) unsetenv("ROOTRAID_TARGET");
-        if (r < 0)
-                return r;
         if ((r = marker_name(phase, m, sizeof m)) < 0)
                 return r;
         return target_marker_set(ctx, m);
