@@ -23,6 +23,8 @@ recipe_filesystems() { # DISK MNT
         mkdir -p "$2/boot"
         mount "$(part "$1" 2)" "$2/boot"
         fstab_add "$(part "$1" 3)" / ext4 errors=remount-ro 1
-        fstab_add "$(part "$1" 2)" /boot ext4 defaults 2
-        fstab_add "$(part "$1" 4)" none swap sw 0
+        # A TCG guest on a loaded host has taken over 90 s (systemd's
+        # default) to show these devices: it then stopped in emergency mode.
+        fstab_add "$(part "$1" 2)" /boot ext4 defaults,x-systemd.device-timeout=600s 2
+        fstab_add "$(part "$1" 4)" none swap sw,x-systemd.device-timeout=600s 0
 }
