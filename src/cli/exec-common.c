@@ -53,7 +53,7 @@ int exec_take_lock(struct exec_lock **ret) {
                 return log_error_errno(r, "Another rootraid executor is running: %s", strna(error));
         if (r < 0)
                 return log_error_errno(r, "Cannot take the lock %s: %s", JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME,
-                                       error ? error : "%m");
+                                       error ? error : strerror(-r));
         return 0;
 }
 
@@ -74,7 +74,7 @@ int exec_load(struct journal **ret_journal, struct plan **ret_plan) {
         if (r == -ENOENT)
                 return log_error_errno(r, "No migration is recorded on this machine (no journal in %s).", JOURNAL_DIR);
         if (r < 0)
-                return log_error_errno(r, "Cannot read the journal: %s", error ? error : "%m");
+                return log_error_errno(r, "Cannot read the journal: %s", error ? error : strerror(-r));
         if (!j->plan)
                 return log_error_errno(-EBADMSG, "The journal carries no plan.");
         text = json_object_to_json_string_ext(j->plan, JSON_C_TO_STRING_PLAIN);

@@ -86,7 +86,7 @@ int verb_apply(int argc, char *argv[]) {
 
         r = plan_load_file(path, &p, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot use the plan %s: %s", path, error ? error : "%m");
+                return log_error_errno(r, "Cannot use the plan %s: %s", path, error ? error : strerror(-r));
         r = verb_inspect(NULL, &facts);
         if (r < 0)
                 return r;

@@ -37,7 +37,7 @@ int verb_inspect(const char *sysroot, struct facts **ret) {
         struct inspect_options io = { .sysroot = sysroot };
         r = inspect_system(&io, ret, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot inspect %s: %s", sysroot ? sysroot : "the system", error ? error : "%m");
+                return log_error_errno(r, "Cannot inspect %s: %s", sysroot ? sysroot : "the system", error ? error : strerror(-r));
         return 0;
 }
 
@@ -106,7 +106,7 @@ int verb_plan(int argc, char *argv[]) {
         po.disks = disks;
         r = plan_build(facts, &po, &plan, &error);
         if (r < 0)
-                return log_error_errno(r, "Refused, nothing written: %s", error ? error : "%m");
+                return log_error_errno(r, "Refused, nothing written: %s", error ? error : strerror(-r));
 
         r = plan_save(plan, output);
         if (r < 0)

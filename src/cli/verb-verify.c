@@ -48,7 +48,7 @@ int verb_verify(int argc, char *argv[]) {
         if (optind < argc) {
                 r = plan_load_file(argv[optind], &p, &error);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot use the plan %s: %s", argv[optind], error ? error : "%m");
+                        return log_error_errno(r, "Cannot use the plan %s: %s", argv[optind], error ? error : strerror(-r));
         } else if ((r = exec_load(&j, &p)) < 0)
                 return r;
 
