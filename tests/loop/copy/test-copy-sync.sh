@@ -101,7 +101,17 @@ state=$(awk '{ print $3 }' "/proc/$recorder/stat" 2>/dev/null)
 cat "$WORK/sync.out" | grep -v '"progress"'
 [ $rc = 0 ] || fail "rootraid copy --sync exited with $rc"
 case $MODE in
-tracked) grep -q '"full_compare":false' "$WORK/sync.out" || fail "the recorded changes were not used" ;;
+tracked)
+        # Under load the writer can touch a file of the hostile tree that has
+        # several names after its first copy; the engine then rightly
+        # compares everything (known limit, to be lifted).  The trees are
+        # still checked below, but this run did not exercise the tracked
+        # path, so it ends as a skip that says so, not as a pass.
+        if ! grep -q '"full_compare":false' "$WORK/sync.out"; then
+                grep -q 'full comparison of the whole tree: a file with several hard links changed' "$WORK/sync.out" ||
+                        fail "the recorded changes were not used"
+                hardlink_fallback=1
+        fi ;;
 queue) grep -q 'queue overflowed' "$WORK/sync.out" || fail "the queue did not overflow, or the sync did not say so" ;;&
 *) grep -q '"full_compare":true' "$WORK/sync.out" || fail "no full comparison in mode $MODE"
    grep -q '"event":"info".*full comparison' "$WORK/sync.out" || fail "the sync did not say why it compares everything" ;;
@@ -116,4 +126,6 @@ lsattr_same "$VIEW" "$D" || fail "inode flags differ after the sync"
 out=$("$ROOTRAID" copy --json --sync "$STATE" "$S" "$D") || fail "second sync exited with $?"
 echo "$out" | grep -q '"event":"done".*"files":0,"bytes":0,.*"deleted":0,.*"full_compare":true' \
         || fail "a second sync of equal trees changed something: $(echo "$out" | tail -1)"
+[ "${hardlink_fallback:-0}" = 1 ] &&
+        skip "the trees are equal, but a hard-linked file changed during the first pass, so the sync compared everything instead of using the record"
 echo "PASS: final sync on $FSTYPE, $MODE"
