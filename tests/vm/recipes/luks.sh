@@ -33,7 +33,9 @@ recipe_filesystems() { # DISK MNT
         mkdir -p "$2/boot"
         mount "$(part "$1" 1)" "$2/boot"
         FSTAB+=("/dev/mapper/root_crypt / ext4 errors=remount-ro 0 1")
-        fstab_add "$(part "$1" 1)" /boot ext4 defaults 2
+        # As on bios-gpt: a TCG guest on a loaded host can take longer than
+        # systemd's 90 s to show /boot's device (emergency mode otherwise).
+        fstab_add "$(part "$1" 1)" /boot ext4 defaults,x-systemd.device-timeout=600s 2
         CRYPTTAB+=("root_crypt UUID=$(blkid -s UUID -o value "$(part "$1" 2)") /etc/keys/root.key luks,discard,key-slot=1")
 }
 

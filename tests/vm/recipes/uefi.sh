@@ -24,6 +24,8 @@ recipe_filesystems() { # DISK MNT
         mkdir -p "$2/boot/efi"
         mount "$(part "$1" 1)" "$2/boot/efi"
         fstab_add "$(part "$1" 2)" / ext4 errors=remount-ro 1
-        fstab_add "$(part "$1" 1)" /boot/efi vfat umask=0077 1
-        fstab_add "$(part "$1" 3)" none swap sw 0
+        # As on bios-gpt: a TCG guest on a loaded host can take longer than
+        # systemd's 90 s to show these devices (emergency mode otherwise).
+        fstab_add "$(part "$1" 1)" /boot/efi vfat umask=0077,x-systemd.device-timeout=600s 1
+        fstab_add "$(part "$1" 3)" none swap sw,x-systemd.device-timeout=600s 0
 }
