@@ -764,6 +764,26 @@ int pb_build_steps(struct builder *b, json_object *target) {
                         return r;
         }
 
+        /* GRUB goes onto the old disk right after its new table (and
+         * ESP), before any md-add: the new table leaves the old disk's boot
+         * code pointing at a root that the resync is about to overwrite, so
+         * a reboot in between would land in grub rescue.  GRUB needs no
+         * member on this disk: its core image finds the arrays by UUID,
+         * on the new disks until this one's members have joined. */
+        args = json_object_new_object();
+        add_str(args, "root", "/");
+        add_str(args, "loader", loader);
+        add_str(args, "disk", old_id);
+        json_object *esp = esp_args(b, ids, 0);
+        json_object_object_add(args, "esp", esp);
+        add_str(args, "bootloader_id", esp ? "debian" : NULL);
+        add_bool(args, "update_config", true);
+        est = est_new("GRUB is installed on the old disk too.");
+        est_check(est, "bootloader", old_id, loader);
+        if ((r = add_step(b, "bootloader-old-disk", STEP_INSTALL_BOOTLOADER, args, est, true, NULL,
+                          "Install GRUB (%s) on the old disk %s at once, so it never boots stale code; every disk can boot.", loader, old_id)) < 0)
+                return r;
+
         for (size_t i = 0; i < b->n_units; i++) {
                 const struct unit *u = &b->units[i];
                 if (!unit_on_array(u))
@@ -796,19 +816,6 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Wait until every array has resynced onto the old disk.")) < 0)
                 return r;
 
-        args = json_object_new_object();
-        add_str(args, "root", "/");
-        add_str(args, "loader", loader);
-        add_str(args, "disk", old_id);
-        json_object *esp = esp_args(b, ids, 0);
-        json_object_object_add(args, "esp", esp);
-        add_str(args, "bootloader_id", esp ? "debian" : NULL);
-        add_bool(args, "update_config", true);
-        est = est_new("GRUB is installed on the old disk too.");
-        est_check(est, "bootloader", old_id, loader);
-        if ((r = add_step(b, "bootloader-old-disk", STEP_INSTALL_BOOTLOADER, args, est, true, NULL,
-                          "Install GRUB (%s) on the old disk %s, so every disk can boot.", loader, old_id)) < 0)
-                return r;
         HOOK_STEP(3);
 
         json_object *bl = json_object_new_array();

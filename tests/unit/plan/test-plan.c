@@ -143,6 +143,18 @@ static void check_common(const struct plan *p, const char *what) {
                 for (size_t i = 0; i < p->point_of_no_return; i++)
                         CHECK(p->steps[i].reversible || p->steps[i].kind == STEP_WIPE_SIGNATURES, "%s: step %s before the point of no return cannot be undone", what, p->steps[i].id);
         }
+        /* From the new table on the old disk until GRUB is on it again,
+         * a reboot from that disk lands in grub rescue: only its ESP's
+         * mkfs may come in between, and no md-add (whose resync overwrites
+         * what the old boot code points at). */
+        if (p->point_of_no_return < p->n_steps) {
+                const struct plan_step *bl = plan_find_step(p, "bootloader-old-disk");
+                size_t b = bl ? (size_t) (bl - p->steps) : p->n_steps;
+                CHECK(bl && bl->kind == STEP_INSTALL_BOOTLOADER, "%s: no bootloader-old-disk step", what);
+                for (size_t i = p->point_of_no_return + 1; i < b && i < p->n_steps; i++)
+                        CHECK(streq(p->steps[i].id, "mkfs-esp0"), "%s: step %s runs between the old disk's new table and GRUB on it",
+                              what, p->steps[i].id);
+        }
         CHECK(p->steps[p->n_steps - 1].kind == STEP_VERIFY, "%s: the last step is not verify", what);
 
         /* Round trip. */
