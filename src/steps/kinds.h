@@ -26,3 +26,4 @@ extern const struct step_ops step_boot_once;
 extern const struct step_ops step_reboot;
 extern const struct step_ops step_confirm_boot;
 extern const struct step_ops step_verify;
+extern const struct step_ops step_luks_clone;

@@ -26,6 +26,7 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_REBOOT] = &step_reboot,
         [STEP_CONFIRM_BOOT] = &step_confirm_boot,
         [STEP_VERIFY] = &step_verify,
+        [STEP_LUKS_CLONE] = &step_luks_clone,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {

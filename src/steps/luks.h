@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* LUKS header work for the luks-clone step, kept apart from the step so the
+ * loop test can run it on loop devices (the host has no device-mapper):
+ * reading a container's UUID, cloning a header with libcryptsetup, erasing
+ * it again, and finding a key that opens the clone.  Nothing here prints;
+ * failures come back as a negative errno and, where given, a sentence in
+ * *ret_error (caller frees). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The UUID of the LUKS1 or LUKS2 header on dev, and its data offset in
+ * bytes (either may be NULL).  -ENOENT when dev carries no LUKS header
+ * that loads (also when dev does not exist). */
+int luks_read_header(const char *dev, char **ret_uuid, uint64_t *ret_data_offset);
+
+/* Copies the LUKS header (and so every keyslot) of source onto dev with
+ * libcryptsetup (crypt_header_backup into a private temporary file,
+ * crypt_header_restore onto dev), then gives it the UUID uuid.  Refuses
+ * (-ENOSPC) when dev cannot hold the header's data offset plus min_payload
+ * bytes of encrypted data.  Overwrites whatever dev carried.  When dev
+ * already carries a header with uuid, does nothing.  Returns 0 or a
+ * negative errno. */
+int luks_header_clone(const char *source, const char *dev, const char *uuid, uint64_t min_payload, char **ret_error);
+
+/* Zeroes the LUKS header area (everything before the data offset, so the
+ * keyslots are gone too) of dev when its header's UUID is one of uuids (a
+ * NULL-terminated list); another UUID is refused (-EEXIST), no header is
+ * success.  Opens dev with O_EXCL: a device in use gives -EBUSY. */
+int luks_header_erase(const char *dev, const char *const *uuids, char **ret_error);
+
+/* The volume key of the active dm-crypt mapping name, read from its
+ * device-mapper table (the DM_TABLE_STATUS ioctl, as `dmsetup table
+ * --showkeys`).  -ENOKEY when the table holds no key but a reference to a
+ * kernel keyring key (LUKS2's default since cryptsetup 2.0): such a key
+ * cannot be read back by anyone.  -ENXIO when no such mapping exists.  The
+ * caller wipes and frees *ret_key. */
+int luks_mapping_volume_key(const char *name, char **ret_key, size_t *ret_key_size, char **ret_error);
+
+/* The key file of crypttab entry name in the crypttab file at path, with its
+ * keyfile-offset= and keyfile-size= options: -ENOENT when the entry is
+ * missing or names no key file ("none", "-", a keyscript). */
+int luks_crypttab_keyfile(const char *path, const char *name, char **ret_keyfile, uint64_t *ret_offset,
+                          uint64_t *ret_size);
