@@ -26,4 +26,8 @@ extern const struct step_ops step_boot_once;
 extern const struct step_ops step_reboot;
 extern const struct step_ops step_confirm_boot;
 extern const struct step_ops step_verify;
+extern const struct step_ops step_pv_create;
+extern const struct step_ops step_vg_extend;
+extern const struct step_ops step_pv_move;
+extern const struct step_ops step_vg_reduce;
 extern const struct step_ops step_luks_clone;

@@ -26,6 +26,10 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_REBOOT] = &step_reboot,
         [STEP_CONFIRM_BOOT] = &step_confirm_boot,
         [STEP_VERIFY] = &step_verify,
+        [STEP_PV_CREATE] = &step_pv_create,
+        [STEP_VG_EXTEND] = &step_vg_extend,
+        [STEP_PV_MOVE] = &step_pv_move,
+        [STEP_VG_REDUCE] = &step_vg_reduce,
         [STEP_LUKS_CLONE] = &step_luks_clone,
 };
 

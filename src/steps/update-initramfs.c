@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "steps/kinds.h"
+#include "steps/lvm.h"
 #include "steps/target.h"
 #include "util/run.h"
 #include "util/strutil.h"
@@ -43,6 +44,8 @@ static int update_initramfs_check(struct step_context *ctx, const struct plan_st
         if (target_presumed_done(ctx, step))
                 return 1;
         r = target_initramfs_check(a.root, a.generator, a.kernel_release, a.arrays, &problem);
+        if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
+                r = lvm_initramfs_check(a.root, a.generator, a.kernel_release, &problem);
         if (r < 0)
                 /* e.g. no new root mounted yet (a dry run): not done */
                 return step_log(ctx, LOG_LEVEL_DEBUG, r, "Cannot inspect the initramfs in %s: %m", a.root), 0;
@@ -80,6 +83,12 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
         }
 
         r = target_initramfs_check(a.root, a.generator, a.kernel_release, a.arrays, &problem);
+        /* The lvm strategy: the root's volume group sits on an array, so
+         * the image must also hold lvm to activate it once mdadm has
+         * assembled the array (initramfs-tools and dracut both run md
+         * assembly before LVM activation when both are present). */
+        if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
+                r = lvm_initramfs_check(a.root, a.generator, a.kernel_release, &problem);
         if (r < 0)
                 return step_error(ctx, r, "Cannot inspect the new initramfs in %s/boot: %m", a.root);
         if (r == 0)
@@ -88,7 +97,8 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
                                   "the arrays; check that mdadm is installed in the new root and that its "
                                   "/etc/mdadm/mdadm.conf lists them.",
                                   problem);
-        step_log(ctx, LOG_LEVEL_INFO, 0, "The initramfs contains mdadm and an ARRAY line for every array.");
+        step_log(ctx, LOG_LEVEL_INFO, 0, "The initramfs contains mdadm%s and an ARRAY line for every array.",
+                 lvm_plan_uses_lvm(ctx->plan) ? ", lvm" : "");
         return 0;
 }
 
