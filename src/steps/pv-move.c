@@ -51,7 +51,13 @@ static int pv_move_check(struct step_context *ctx, const struct plan_step *step)
         int r = parse(ctx, step, &a);
         if (r < 0)
                 return r;
-        return emptied(ctx, a.vg, a.from);
+        r = emptied(ctx, a.vg, a.from);
+        if (r <= 0)
+                return r;
+        /* Empty, or no PV at all: the move is done only if the extents
+         * have a home, the array in the VG (an old disk that is simply not
+         * there, as on a host that only reviews the plan, moved nothing). */
+        return lvm_step_pv_in_vg(ctx, a.to, a.vg);
 }
 
 static int pv_move_apply(struct step_context *ctx, const struct plan_step *step) {
