@@ -44,3 +44,27 @@ int luks_mapping_volume_key(const char *name, char **ret_key, size_t *ret_key_si
  * missing or names no key file ("none", "-", a keyscript). */
 int luks_crypttab_keyfile(const char *path, const char *name, char **ret_keyfile, uint64_t *ret_offset,
                           uint64_t *ret_size);
+
+/* The initramfs of the new root (initramfs-tools with cryptsetup-initramfs)
+ * must unlock the cloned container.  Its hook finds the crypttab entry of
+ * the root by the name of the dm-crypt mapping under the mounted root; in
+ * the chroot that is the temporary name (open_as), which crypttab does not
+ * know, so the entry and its key file would be left out of the image.
+ * luks_initramfs_overlay() bind-mounts over ROOT/etc/crypttab a copy in
+ * which the entries of the plan's crypts carry the cryptsetup-initramfs
+ * option "initramfs" (include this entry whatever is mounted), for the
+ * generator run only: the file on disk is not changed, and a later
+ * regeneration on the migrated system finds the entry by its own name.
+ * Returns 1 when the overlay is in place, 0 when nothing needed it (no
+ * crypts in the plan, no crypttab), or a negative errno with *ret_error.
+ * luks_initramfs_overlay_end() removes it (also one left by a crash). */
+struct plan;
+int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_error);
+void luks_initramfs_overlay_end(const char *root);
+
+/* Checks every initramfs-tools image of root (or the one of
+ * kernel_release) for the plan's crypts: cryptroot/crypttab has each
+ * entry with the clone's UUID, and the key file the entry names is inside
+ * the image (an unattended boot needs it).  >0 all good (also when the plan
+ * has no crypts), 0 with *ret_problem, <0 error. */
+int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, char **ret_problem);

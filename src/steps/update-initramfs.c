@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "steps/kinds.h"
+#include "steps/luks.h"
 #include "steps/lvm.h"
 #include "steps/target.h"
 #include "util/run.h"
@@ -46,6 +47,8 @@ static int update_initramfs_check(struct step_context *ctx, const struct plan_st
         r = target_initramfs_check(a.root, a.generator, a.kernel_release, a.arrays, &problem);
         if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
                 r = lvm_initramfs_check(a.root, a.generator, a.kernel_release, &problem);
+        if (r > 0 && streq(a.generator, "initramfs-tools"))
+                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, &problem);
         if (r < 0)
                 /* e.g. no new root mounted yet (a dry run): not done */
                 return step_log(ctx, LOG_LEVEL_DEBUG, r, "Cannot inspect the initramfs in %s: %m", a.root), 0;
@@ -71,7 +74,17 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
                 r = target_run(a.root, a.kernel_release ? one : all, NULL);
         } else {
                 const char *argv[] = { "update-initramfs", "-u", "-k", a.kernel_release ?: "all", NULL };
+                _cleanup_free_ char *overlay_error = NULL;
+                /* luks strategy: the clone is open under a temporary name
+                 * that crypttab does not know (see luks.h). */
+                int o = ctx->dry_run ? 0 : luks_initramfs_overlay(ctx->plan, a.root, &overlay_error);
+                if (o < 0) {
+                        target_chroot_teardown(a.root);
+                        return step_error(ctx, o, "%s", overlay_error ?: "Cannot prepare crypttab for the initramfs.");
+                }
                 r = target_run(a.root, argv, NULL);
+                if (o > 0)
+                        luks_initramfs_overlay_end(a.root);
         }
         target_chroot_teardown(a.root);
         if (r < 0)
@@ -97,6 +110,16 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
                                   "the arrays; check that mdadm is installed in the new root and that its "
                                   "/etc/mdadm/mdadm.conf lists them.",
                                   problem);
+        if (streq(a.generator, "initramfs-tools")) {
+                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, &problem);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot inspect the new initramfs in %s/boot: %m", a.root);
+                if (r == 0)
+                        return step_error(ctx, EPROTO,
+                                          "The new initramfs cannot unlock the encrypted root: %s. The system would "
+                                          "not boot from the arrays unattended.",
+                                          problem);
+        }
         step_log(ctx, LOG_LEVEL_INFO, 0, "The initramfs contains mdadm%s and an ARRAY line for every array.",
                  lvm_plan_uses_lvm(ctx->plan) ? ", lvm" : "");
         return 0;

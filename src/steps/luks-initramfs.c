@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The luks strategy's part of update-initramfs (see luks.h): the crypttab
+ * overlay for the generator run in the chroot, and the check that each
+ * image can unlock the cloned container unattended. */
+#include <dirent.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "plan/plan.h"
+#include "steps/luks.h"
+#include "steps/md.h"
+#include "steps/target.h"
+#include "util/fileio.h"
+#include "util/run.h"
+#include "util/strutil.h"
+
+#define OVERLAY TARGET_STATE_DIR "/crypttab.initramfs"
+
+/* The plan's crypts (target.crypts[]), or NULL. */
+static json_object *plan_crypts(const struct plan *p) {
+        json_object *c;
+        if (!p || !p->target || !json_object_object_get_ex(p->target, "crypts", &c) ||
+            json_object_array_length(c) == 0)
+                return NULL;
+        return c;
+}
+
+static const char *crypt_field(json_object *crypt, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(crypt, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static bool is_planned_crypt(json_object *crypts, const char *name, size_t len) {
+        for (size_t i = 0; i < json_object_array_length(crypts); i++) {
+                const char *n = crypt_field(json_object_array_get_idx(crypts, i), "name");
+                if (n && strlen(n) == len && memcmp(n, name, len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static char *root_path(const char *root, const char *path) {
+        return path_join(streq(root, "/") ? "" : root, path);
+}
+
+void luks_initramfs_overlay_end(const char *root) {
+        _cleanup_free_ char *tab = root_path(root, "/etc/crypttab");
+        dev_t d;
+        if (!tab)
+                return;
+        while (target_mounted_dev(tab, &d) >= 0)
+                if (umount2(tab, MNT_DETACH) < 0)
+                        break;
+        (void) unlink(OVERLAY); /* absent when no overlay was made */
+}
+
+int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_error) {
+        _cleanup_free_ char *tab = NULL, *text = NULL, *out = NULL;
+        json_object *crypts = plan_crypts(p);
+        size_t size = 0, out_size = 0;
+        FILE *f;
+        int r;
+
+        if (!crypts)
+                return 0;
+        tab = root_path(root, "/etc/crypttab");
+        if (!tab)
+                return -ENOMEM;
+        luks_initramfs_overlay_end(root); /* one left by an interrupted run */
+        r = read_full_file(tab, 1 << 20, &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return asprintf(ret_error, "Cannot read %s: %s", tab, strerror(-r)) < 0 ? -ENOMEM : r;
+
+        f = open_memstream(&out, &out_size);
+        if (!f)
+                return -ENOMEM;
+        for (const char *l = text, *end = text + size; l < end;) {
+                const char *nl = memchr(l, '\n', (size_t) (end - l)), *eol = nl ? nl : end;
+                const char *s = l + strspn(l, " \t");
+                size_t name_len = strcspn(s, " \t\n");
+                unsigned fields = 0;
+
+                for (const char *q = s; q < eol && *q != '#';) {
+                        fields++;
+                        q += strcspn(q, " \t\n");
+                        q += strspn(q, " \t");
+                }
+                /* Trailing whitespace would make the appended option a new
+                 * field: leave it out. */
+                const char *e = eol;
+                while (e > l && (e[-1] == ' ' || e[-1] == '\t'))
+                        e--;
+                fwrite(l, 1, (size_t) (e - l), f);
+                if (s < eol && *s != '#' && fields >= 2 && is_planned_crypt(crypts, s, name_len))
+                        /* name source [key [options]] */
+                        fputs(fields == 2 ? " none initramfs" : fields == 3 ? " initramfs" : ",initramfs", f);
+                else
+                        fwrite(e, 1, (size_t) (eol - e), f);
+                if (nl)
+                        fputc('\n', f);
+                l = nl ? nl + 1 : end;
+        }
+        if (fclose(f) != 0)
+                return -errno;
+
+        (void) mkdir_p(TARGET_STATE_DIR, 0700); /* the write says why if it is missing */
+        r = write_file_atomic(OVERLAY, out, out_size, 0600);
+        if (r < 0)
+                return asprintf(ret_error, "Cannot write %s: %s", OVERLAY, strerror(-r)) < 0 ? -ENOMEM : r;
+        if (mount(OVERLAY, tab, NULL, MS_BIND, NULL) < 0) {
+                r = -errno;
+                (void) unlink(OVERLAY);
+                return asprintf(ret_error, "Cannot bind-mount %s on %s: %s", OVERLAY, tab, strerror(-r)) < 0 ? -ENOMEM : r;
+        }
+        return 1;
+}
+
+/* One unpacked image (dir): >0 good, 0 with *ret_problem. */
+static int check_unpacked(json_object *crypts, const char *dir, const char *image, char **ret_problem) {
+        _cleanup_free_ char *base = NULL, *tab = NULL, *text = NULL;
+        int r;
+
+        /* unmkinitramfs puts the main archive under main/ when early
+         * (microcode) archives precede it. */
+        for (int i = 0; i < 2 && !text; i++) {
+                free(base);
+                free(tab);
+                tab = NULL;
+                base = path_join(dir, i == 0 ? "main" : "");
+                if (!base || !(tab = path_join(base, "cryptroot/crypttab")))
+                        return -ENOMEM;
+                r = read_full_file(tab, 1 << 20, &text, NULL);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        if (!text)
+                return asprintf(ret_problem, "%s has no cryptroot/crypttab (is cryptsetup-initramfs installed in the new root?)",
+                                image) < 0 ? -ENOMEM : 0;
+
+        for (size_t i = 0; i < json_object_array_length(crypts); i++) {
+                json_object *c = json_object_array_get_idx(crypts, i);
+                const char *name = crypt_field(c, "name"), *uuid = crypt_field(c, "uuid");
+                _cleanup_free_ char *lines = strdup(text);
+                bool found = false;
+                if (!lines)
+                        return -ENOMEM;
+                if (!name || !uuid)
+                        continue;
+                for (char *line = lines, *next; line && !found; line = next) {
+                        char *f[3] = {}, *save = NULL;
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        for (size_t k = 0; k < ELEMENTSOF(f); k++)
+                                f[k] = strtok_r(k == 0 ? line : NULL, " \t", &save);
+                        if (!f[0] || !streq(f[0], name))
+                                continue;
+                        found = true;
+                        const char *u = f[1] ? startswith(f[1], "UUID=") : NULL;
+                        if (!u || strcasecmp(u, uuid) != 0)
+                                return asprintf(ret_problem, "the crypttab inside %s opens %s from %s, not UUID=%s", image,
+                                                name, strna(f[1]), uuid) < 0 ? -ENOMEM : 0;
+                        if (!f[2] || streq(f[2], "none"))
+                                continue; /* a passphrase, as the system had */
+                        if (startswith(f[2], "/FIXME-initramfs-rootmnt"))
+                                return asprintf(ret_problem,
+                                                "the key file of %s is not inside %s (cryptsetup-initramfs copies it "
+                                                "only when KEYFILE_PATTERN in /etc/cryptsetup-initramfs/conf-hook matches it)",
+                                                name, image) < 0 ? -ENOMEM : 0;
+                        _cleanup_free_ char *key = path_join(base, f[2]);
+                        if (!key)
+                                return -ENOMEM;
+                        if (access(key, F_OK) < 0)
+                                return asprintf(ret_problem, "the key file %s of %s is not inside %s", f[2], name, image) < 0
+                                               ? -ENOMEM
+                                               : 0;
+                }
+                if (!found)
+                        return asprintf(ret_problem, "the crypttab inside %s has no entry %s, so it cannot unlock the root",
+                                        image, name) < 0 ? -ENOMEM : 0;
+        }
+        return 1;
+}
+
+int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, char **ret_problem) {
+        _cleanup_free_ char *moddir = NULL;
+        _cleanup_(steps_closedirp) DIR *d = NULL;
+        json_object *crypts = plan_crypts(p);
+        const char *r0 = streq(root, "/") ? "" : root;
+        struct dirent *de;
+        int r;
+
+        if (!crypts)
+                return 1;
+        if (asprintf(&moddir, "%s/lib/modules", r0) < 0)
+                return -ENOMEM;
+        d = opendir(moddir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *img = NULL, *tmp = NULL;
+                if (de->d_name[0] == '.' || (kernel_release && !streq(kernel_release, de->d_name)))
+                        continue;
+                if (asprintf(&img, "%s/boot/initrd.img-%s", r0, de->d_name) < 0)
+                        return -ENOMEM;
+                if (access(img, F_OK) < 0)
+                        continue; /* target_initramfs_check() says when a kernel lacks its image */
+                /* Unpacked in the root the image belongs to: /run is small. */
+                if (asprintf(&tmp, "%s/var/tmp/rootraid-luks-initrd.XXXXXX", r0) < 0)
+                        return -ENOMEM;
+                if (!mkdtemp(tmp))
+                        return -errno;
+                const char *un[] = { "unmkinitramfs", img, tmp, NULL };
+                r = run_argv_checked(un, 0, NULL);
+                if (r >= 0)
+                        r = check_unpacked(crypts, tmp, img, ret_problem);
+                (void) target_rm_rf(tmp); /* a leftover in /var/tmp is only wasted space */
+                if (r <= 0)
+                        return r;
+        }
+        return 1;
+}
