@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "steps/config-file.h"
+#include "steps/target.h"
 #include "util/fileio.h"
 
 #define SAVED_SUFFIX ".rootraid-orig"
@@ -29,6 +30,7 @@ static void original_done(struct original *o) {
 /* Finds the original: the kept copy, the "absent" marker, or the file as it
  * is now (apply has not run yet). */
 static int original_read(struct step_context *ctx, const char *path, bool may_be_absent, struct original *o) {
+        _cleanup_free_ char *from = NULL;
         struct stat st;
         int r;
 
@@ -44,6 +46,12 @@ static int original_read(struct step_context *ctx, const char *path, bool may_be
         if (r == -ENOENT) {
                 source = path;
                 r = read_full_file(path, CONFIG_MAX_SIZE, &o->text, &o->size);
+                /* A dry run copied nothing into the new root: render from
+                 * the file that the copy will bring there. */
+                if (r == -ENOENT && ctx->dry_run && ctx->plan && target_copy_source(ctx->plan, path, &from) >= 0) {
+                        source = from;
+                        r = read_full_file(from, CONFIG_MAX_SIZE, &o->text, &o->size);
+                }
                 if (r == -ENOENT && may_be_absent)
                         return 0;
         } else

@@ -62,7 +62,9 @@ static int confirm_boot_apply(struct step_context *ctx, const struct plan_step *
         if ((r = step_arg_bool(ctx, step, "make_default", true, &make_default)) < 0)
                 return r;
         r = target_running_from_new_root(ctx->plan);
-        if (r < 0)
+        if (ctx->dry_run)
+                printf("would check that / is the new root filesystem %s\n", strna(want));
+        else if (r < 0)
                 return step_error(ctx, r, "Cannot tell which filesystem / is: %m");
         if (r == 0 && !ctx->dry_run) {
                 (void) target_fs_uuid_of("/", &uuid);
@@ -82,7 +84,7 @@ static int confirm_boot_apply(struct step_context *ctx, const struct plan_step *
                 r = grub_custom_set(ctx, grubdir, SECTION, content);
         if (mounted)
                 target_old_umount();
-        if (r >= 0)
+        if (r >= 0 && !ctx->dry_run)
                 step_log(ctx, LOG_LEVEL_INFO, 0, "The system runs from the arrays; they are now the default boot.");
         return r;
 }

@@ -8,6 +8,7 @@
 
 #include "steps/grub-entry.h"
 #include "steps/md.h"
+#include "steps/target.h"
 #include "util/fileio.h"
 #include "util/strutil.h"
 
@@ -132,13 +133,10 @@ static int only_vmlinuz(const struct dirent *d) {
 }
 
 /* The newest kernel in ROOT/boot that has an initramfs: its version. */
-static int newest_kernel(const char *root, char **ret) {
-        _cleanup_free_ char *boot = NULL;
+static int newest_kernel(const char *boot, char **ret) {
         struct dirent **names = NULL;
         int n, r = -ENOENT;
 
-        if (asprintf(&boot, "%s/boot", streq(root, "/") ? "" : root) < 0)
-                return -ENOMEM;
         n = scandir(boot, &names, only_vmlinuz, version_cmp);
         if (n < 0)
                 return -errno;
@@ -189,7 +187,7 @@ static bool has_word(const char *cmdline, const char *word) {
 
 int grub_entry_render(struct step_context *ctx, const struct plan_step *s, char **ret) {
         const char *root, *entry_id, *title, *root_uuid, *boot_uuid, *cmdline, *type, *mp;
-        _cleanup_free_ char *ver = NULL;
+        _cleanup_free_ char *ver = NULL, *boot = NULL, *from = NULL;
         const char *fsmod;
         char *out;
         int r;
@@ -202,7 +200,12 @@ int grub_entry_render(struct step_context *ctx, const struct plan_step *s, char 
                 return r;
         if (strchr(title, '\'') || strchr(entry_id, '\''))
                 return step_error(ctx, EBADMSG, "The boot entry's title or id contains a quote.");
-        r = newest_kernel(root, &ver);
+        if (asprintf(&boot, "%s/boot", streq(root, "/") ? "" : root) < 0)
+                return -ENOMEM;
+        r = newest_kernel(boot, &ver);
+        if (r == -ENOENT && ctx->dry_run && target_copy_source(ctx->plan, boot, &from) >= 0)
+                /* Nothing was copied in a dry run: the kernels the copy brings. */
+                r = newest_kernel(from, &ver);
         if (r < 0)
                 return step_error(ctx, r, "No kernel with an initramfs in %s/boot: %m", root);
         planned_fs(ctx->plan, boot_uuid, &type, &mp);

@@ -215,6 +215,10 @@ static int install_bootloader_apply(struct step_context *ctx, const struct plan_
         if (r < 0)
                 return r;
         r = md_resolve_partition(a.disk, 0, &node);
+        if (r < 0 && ctx->dry_run)
+                /* A dry run may describe a disk this machine does not have
+                 * (yet): print the commands with its stable name. */
+                r = (node = strdup(a.disk)) ? 0 : -ENOMEM;
         if (r < 0)
                 return step_error(ctx, r, "Cannot find disk %s: %m", a.disk);
         chrooted = !streq(a.root, "/");
@@ -253,7 +257,8 @@ static int install_bootloader_apply(struct step_context *ctx, const struct plan_
                 r = -ENOMEM;
                 goto finish;
         }
-        (void) mkdir_p("/run/rootraid", 0700);
+        if (!ctx->dry_run)
+                (void) mkdir_p("/run/rootraid", 0700);
         r = step_write_file(ctx, selpath, sel, strlen(sel), 0600);
         if (r < 0)
                 goto finish;

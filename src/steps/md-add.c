@@ -53,8 +53,12 @@ static int md_add_apply(struct step_context *ctx, const struct plan_step *step) 
         r = md_find_array(uuid, &node);
         if (r < 0 && !ctx->dry_run)
                 return step_error(ctx, r, "The array with UUID %s is not running.", uuid);
-        if (r < 0 && !(node = strdup("/dev/md/?")))
-                return -ENOMEM;
+        if (r < 0) {
+                /* Dry run before the array exists: the plan's name for it. */
+                const char *device = NULL;
+                if (step_arg_string_optional(ctx, step, "device", &device) < 0 || !(node = strdup(device ?: uuid)))
+                        return -ENOMEM;
+        }
         r = md_create_resolve(ctx, m, &member);
         if (r < 0)
                 return r;

@@ -64,6 +64,8 @@ static int run_hooks_apply(struct step_context *ctx, const struct plan_step *ste
                         return step_error(ctx, r, "%s", e ? e : "Cannot list the hooks.");
                 for (char **h = l; *h; h++)
                         printf("would run hook %s %s\n", *h, phase);
+                if (!l || !*l)
+                        printf("no %s hooks to run (none in %s)\n", phase, dir);
         } else {
                 /* The hook runner (src/exec/hooks.c): byte order, unsafe
                  * owners and modes refused, output to the log, timeout. */

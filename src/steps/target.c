@@ -91,6 +91,41 @@ bool target_presumed_done(struct step_context *ctx, const struct plan_step *step
         return true;
 }
 
+int target_copy_source(const struct plan *p, const char *path, char **ret) {
+        const char *best_source = NULL, *rest = NULL;
+        size_t best = 0;
+
+        /* The longest target that is a prefix of path: a separate /boot
+         * has its own copy step under the root's target. */
+        for (size_t i = 0; i < p->n_steps; i++) {
+                json_object *v;
+                const char *source, *target, *after;
+                if (p->steps[i].kind != STEP_COPY_LIVE && p->steps[i].kind != STEP_COPY_FINAL)
+                        continue;
+                if (!json_object_object_get_ex(p->steps[i].args, "source", &v) || !(source = json_object_get_string(v)) ||
+                    !json_object_object_get_ex(p->steps[i].args, "target", &v) || !(target = json_object_get_string(v)))
+                        continue;
+                size_t t = strlen(target);
+                while (t > 1 && target[t - 1] == '/')
+                        t--;
+                if (strncmp(path, target, t) != 0 || (path[t] != '/' && path[t] != 0 && !streq(target, "/")))
+                        continue;
+                after = path + t;
+                if (t > best) {
+                        best = t;
+                        best_source = source;
+                        rest = after;
+                }
+        }
+        if (!best_source)
+                return -ENOENT;
+        char *s = isempty(rest) ? strdup(best_source) : path_join(best_source, rest);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 int target_boot_id(char **ret) {
         return read_one_line_file("/proc/sys/kernel/random/boot_id", ret);
 }
@@ -266,6 +301,11 @@ int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_moun
         int r;
 
         r = target_running_from_new_root(ctx->plan);
+        if (r < 0 && ctx->dry_run) {
+                /* A dry run shows the steps as they run before the switch. */
+                step_log(ctx, LOG_LEVEL_NOTICE, r, "Cannot tell which root the machine runs from (%m); the dry run assumes the old one.");
+                r = 0;
+        }
         if (r < 0)
                 return step_error(ctx, r, "Cannot tell which root the machine runs from: %m");
         if (r == 0) {

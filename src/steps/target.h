@@ -33,6 +33,12 @@ int target_running_from_new_root(const struct plan *p);
  * runs from the new root: its work is done and cannot be checked again. */
 bool target_presumed_done(struct step_context *ctx, const struct plan_step *step);
 
+/* For a dry run, where nothing was copied: the file that the plan's copy
+ * steps will bring to path (a path under a copy step's target), i.e. the
+ * same file under that step's source.  -ENOENT when no copy step covers
+ * path. */
+int target_copy_source(const struct plan *p, const char *path, char **ret);
+
 /* The current boot id (/proc/sys/kernel/random/boot_id). */
 int target_boot_id(char **ret);
 
