@@ -4,13 +4,19 @@
  * here):
  *   luks-header-tool clone SOURCE DEVICE UUID MIN_PAYLOAD_BYTES
  *   luks-header-tool erase DEVICE UUID...
+ *   luks-header-tool overlay ROOT NAME UUID      (leaves the bind mount)
+ *   luks-header-tool overlay-end ROOT
+ *   luks-header-tool initramfs-check ROOT NAME UUID
+ * (the last three with a plan whose one crypt is NAME with UUID).
  * Exit 0 on success; on failure the sentence goes to stderr and the exit
- * status is 2 for -ENOSPC, 3 for -EEXIST, 1 otherwise. */
+ * status is 2 for -ENOSPC, 3 for -EEXIST, 1 otherwise; initramfs-check
+ * prints the problem it found and exits 4. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan/plan.h"
 #include "steps/luks.h"
 
 static int fail(int r, char *error) {
@@ -19,9 +25,48 @@ static int fail(int r, char *error) {
         return r == -ENOSPC ? 2 : r == -EEXIST ? 3 : 1;
 }
 
+/* A plan that knows only its one crypt, as target.crypts[] of a real one. */
+static struct plan *plan_with_crypt(const char *name, const char *uuid) {
+        static struct plan p;
+        json_object *crypts = json_object_new_array(), *c = json_object_new_object();
+        json_object_object_add(c, "name", json_object_new_string(name));
+        json_object_object_add(c, "uuid", json_object_new_string(uuid));
+        json_object_array_add(crypts, c);
+        p.target = json_object_new_object();
+        json_object_object_add(p.target, "crypts", crypts);
+        return &p;
+}
+
 int main(int argc, char *argv[]) {
         char *error = NULL;
         int r;
+
+        if (argc == 5 && strcmp(argv[1], "overlay") == 0) {
+                struct plan *p = plan_with_crypt(argv[3], argv[4]);
+                r = luks_initramfs_overlay(p, argv[2], &error);
+                json_object_put(p->target);
+                if (r < 0)
+                        return fail(r, error);
+                printf("%s\n", r > 0 ? "mounted" : "nothing to do");
+                return 0;
+        }
+        if (argc == 3 && strcmp(argv[1], "overlay-end") == 0) {
+                luks_initramfs_overlay_end(argv[2]);
+                return 0;
+        }
+        if (argc == 5 && strcmp(argv[1], "initramfs-check") == 0) {
+                struct plan *p = plan_with_crypt(argv[3], argv[4]);
+                r = luks_initramfs_check(p, argv[2], NULL, &error);
+                json_object_put(p->target);
+                if (r < 0)
+                        return fail(r, error);
+                if (r == 0) {
+                        printf("%s\n", error);
+                        free(error);
+                        return 4;
+                }
+                return 0;
+        }
 
         if (argc == 6 && strcmp(argv[1], "clone") == 0) {
                 r = luks_header_clone(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10), &error);
@@ -31,6 +76,7 @@ int main(int argc, char *argv[]) {
                 r = luks_header_erase(argv[2], (const char *const *) argv + 3, &error);
                 return r < 0 ? fail(r, error) : 0;
         }
-        fprintf(stderr, "usage: %s clone SOURCE DEVICE UUID MIN_PAYLOAD | erase DEVICE UUID...\n", argv[0]);
+        fprintf(stderr, "usage: %s clone SOURCE DEVICE UUID MIN_PAYLOAD | erase DEVICE UUID... | overlay ROOT NAME UUID | "
+                "overlay-end ROOT | initramfs-check ROOT NAME UUID\n", argv[0]);
         return 64;
 }

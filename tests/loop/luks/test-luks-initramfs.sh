@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The luks strategy's part of update-initramfs, without a guest:
+# - the crypttab overlay: while it is mounted, ROOT/etc/crypttab shows the
+#   plan's entry with the cryptsetup-initramfs option "initramfs" added
+#   (whatever its number of fields) and every other line byte for byte;
+#   afterwards the file on disk is unchanged and nothing stays mounted, also
+#   after an overlay left behind by an interrupted run;
+# - the image check: an initramfs whose cryptroot/crypttab opens the clone's
+#   UUID with a key file inside the image passes; one without the key file,
+#   with the old UUID, without the entry, or with the key file left on the
+#   root (/FIXME-initramfs-rootmnt) fails and says why.
+# Usage: test-luks-initramfs.sh LUKS-HEADER-TOOL
+set -u
+TOOL=$1
+UUID=927d6186-6a9d-4b15-8c13-8a754c68b4ed
+OLD=a5000000-0000-4000-8000-00000000c0de
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || skip "needs root to bind-mount"
+for c in unmkinitramfs cpio gzip; do
+        command -v "$c" >/dev/null || skip "$c is not installed (initramfs-tools-core, cpio)"
+done
+WORK=$(mktemp -d /tmp/test-luks-initramfs.XXXXXX) || exit 1
+ROOT=$WORK/root
+cleanup() {
+        "$TOOL" overlay-end "$ROOT" 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$ROOT/etc" "$ROOT/boot" "$ROOT/var/tmp" "$ROOT/lib/modules/6.1.0-test"
+
+printf '%s\n' \
+        '# <target name> <source device> <key file> <options>' \
+        "root_crypt UUID=$UUID /etc/keys/root.key luks,discard,key-slot=1   " \
+        "data_crypt	UUID=$OLD	none	luks" \
+        "short UUID=$OLD" \
+        "three UUID=$OLD /etc/keys/three.key" >"$ROOT/etc/crypttab"
+cp "$ROOT/etc/crypttab" "$WORK/crypttab.orig"
+mounted() { grep -q " $ROOT/etc/crypttab " /proc/self/mountinfo; }
+
+overlay_is() { # NAME EXPECTED-LINE
+        out=$("$TOOL" overlay "$ROOT" "$1" "$UUID") || fail "overlay for $1"
+        [ "$out" = mounted ] || fail "overlay for $1 says: $out"
+        mounted || fail "no bind mount on $ROOT/etc/crypttab"
+        grep -Fx -- "$2" "$ROOT/etc/crypttab" >/dev/null ||
+                fail "overlay for $1 lacks the line '$2':$(printf '\n'; cat "$ROOT/etc/crypttab")"
+        [ "$(grep -c initramfs "$ROOT/etc/crypttab")" = 1 ] || fail "overlay for $1 changed other lines"
+        [ "$(grep -v "^$1[[:space:]]" "$ROOT/etc/crypttab")" = "$(grep -v "^$1[[:space:]]" "$WORK/crypttab.orig")" ] ||
+                fail "overlay for $1 changed other lines"
+        "$TOOL" overlay-end "$ROOT"
+        mounted && fail "overlay for $1 is still mounted"
+        cmp -s "$ROOT/etc/crypttab" "$WORK/crypttab.orig" || fail "overlay for $1 changed the file on disk"
+}
+overlay_is root_crypt "root_crypt UUID=$UUID /etc/keys/root.key luks,discard,key-slot=1,initramfs"
+overlay_is short "short UUID=$OLD none initramfs"
+overlay_is three "three UUID=$OLD /etc/keys/three.key initramfs"
+
+# An overlay left by an interrupted run is replaced, not stacked.
+"$TOOL" overlay "$ROOT" root_crypt "$UUID" >/dev/null || fail "first overlay"
+"$TOOL" overlay "$ROOT" root_crypt "$UUID" >/dev/null || fail "second overlay"
+[ "$(grep -c " $ROOT/etc/crypttab " /proc/self/mountinfo)" = 1 ] || fail "overlays stacked"
+"$TOOL" overlay-end "$ROOT"
+mounted && fail "still mounted after an interrupted overlay"
+cmp -s "$ROOT/etc/crypttab" "$WORK/crypttab.orig" || fail "the file on disk changed"
+
+# No crypttab: nothing to do.
+mkdir -p "$WORK/bare/etc"
+[ "$("$TOOL" overlay "$WORK/bare" root_crypt "$UUID")" = "nothing to do" ] || fail "overlay without crypttab"
+
+image() { # CRYPTTAB-LINE WITH-KEY(yes/no)
+        rm -rf "$WORK/img" && mkdir -p "$WORK/img/cryptroot/keyfiles" "$WORK/img/etc"
+        printf '%s\n' "$1" >"$WORK/img/cryptroot/crypttab"
+        [ "$2" = yes ] && head -c 64 /dev/urandom >"$WORK/img/cryptroot/keyfiles/root_crypt.key"
+        (cd "$WORK/img" && find . | cpio --quiet -o -H newc) | gzip >"$ROOT/boot/initrd.img-6.1.0-test" ||
+                fail "making the image"
+}
+check_fails() { # WHAT PATTERN
+        out=$("$TOOL" initramfs-check "$ROOT" root_crypt "$UUID")
+        rc=$?
+        [ "$rc" = 4 ] || fail "an image $1 passed the check (exit $rc: $out)"
+        grep -q -- "$2" <<<"$out" || fail "the check of an image $1 does not say why: $out"
+}
+KEY=/cryptroot/keyfiles/root_crypt.key
+image "root_crypt UUID=$UUID $KEY luks,discard,key-slot=1,initramfs" yes
+"$TOOL" initramfs-check "$ROOT" root_crypt "$UUID" || fail "a good image fails the check"
+image "root_crypt UUID=$UUID $KEY luks,discard,key-slot=1,initramfs" no
+check_fails "without its key file" "key file $KEY"
+image "root_crypt UUID=$OLD $KEY luks" yes
+check_fails "with the old UUID" "not UUID=$UUID"
+image "data_crypt UUID=$UUID none luks" yes
+check_fails "without the entry" "no entry root_crypt"
+image "root_crypt UUID=$UUID /FIXME-initramfs-rootmnt/etc/keys/root.key luks" no
+check_fails "with the key file left on the root" KEYFILE_PATTERN
+ls "$ROOT/var/tmp" | grep -q . && fail "unpacked images left in var/tmp"
+echo "OK: crypttab overlay and initramfs check"
