@@ -132,7 +132,7 @@ int main(int argc, char *argv[]) {
                 optind = 0; /* reset getopt for the verb's own parsing */
                 int r = verbs[i].run(vargc, vargv), code = exit_code_for(r);
                 /* --json: the last event says how the run ended. */
-                if (events_get_output())
+                if (events_enabled())
                         (void) events_run_end(r == 0 ? "ok" : r == -ECANCELED ? "interrupted" :
                                               r == -ERESTART ? "rebooting" : "failed", code, NULL);
                 return code;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared by the executor verbs; see exec-common.h. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,14 @@ const char *exec_target_dir(const struct plan *p) {
         return EXEC_DEFAULT_TARGET;
 }
 
-int exec_take_lock(struct exec_lock **ret) {
+static void say_waiting(const char *holder, unsigned long timeout_ms) {
+        log_notice("%s", strna(holder));
+        log_notice("Waiting up to %lu min for it to finish (after a reboot that is rootraid-resume.service; "
+                   "'rootraid status --follow' shows its progress, --wait=0 does not wait).",
+                   (timeout_ms + 59999) / 60000);
+}
+
+int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret) {
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -48,13 +56,19 @@ int exec_take_lock(struct exec_lock **ret) {
         r = mkdir_p(JOURNAL_DIR, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", JOURNAL_DIR);
-        r = exec_lock_acquire(JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME, ret, &error);
+        r = exec_lock_acquire_wait(JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME, timeout_sec * 1000, 1000, say_waiting, ret,
+                                   &error);
         if (r == -EAGAIN)
-                return log_error_errno(r, "Another rootraid executor is running: %s", strna(error));
+                return log_error_errno(r, "%s%s", strna(error),
+                                       timeout_sec > 0 ? " Gave up waiting for it; 'rootraid status' shows where it is." : "");
         if (r < 0)
                 return log_error_errno(r, "Cannot take the lock %s: %s", JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME,
                                        error ? error : strerror(-r));
         return 0;
+}
+
+int exec_take_lock(struct exec_lock **ret) {
+        return exec_take_lock_wait(0, ret);
 }
 
 int exec_load(struct journal **ret_journal, struct plan **ret_plan) {
@@ -120,7 +134,7 @@ void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total
         struct timespec now;
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
 
-        if (events_get_output())
+        if (events_enabled())
                 exec_progress_event(ctx, done, total);
         if (!isatty(STDERR_FILENO))
                 return;
@@ -172,22 +186,70 @@ int exec_events_begin(const char *verb, const char *plan_path) {
         return events_run_start(verb, plan_path);
 }
 
-int exec_resume_unit_install(void) {
-        _cleanup_free_ char *e = NULL;
+void exec_events_record(const char *verb, const char *plan_path, bool fresh) {
+        static FILE *f;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (f)
+                return;
+        fd = open(JOURNAL_DIR "/" EVENTS_FILE_NAME,
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | (fresh ? O_TRUNC : 0), 0600);
+        if (fd < 0) {
+                log_warning_errno(errno, "Cannot open %s; 'rootraid status --follow' will not see this run: %m",
+                                  JOURNAL_DIR "/" EVENTS_FILE_NAME);
+                return;
+        }
+        f = fdopen(fd, "a");
+        if (!f) {
+                log_warning_errno(errno, "Cannot open %s: %m", JOURNAL_DIR "/" EVENTS_FILE_NAME);
+                return;
+        }
+        TAKE_FD(fd);
+        /* Stays open until the process exits: every event up to run-end. */
+        (void) events_record_begin(f, verb, plan_path);
+}
+
+/* True when dir is a directory on another filesystem than /: the new root
+ * is mounted there. */
+static bool is_other_root(const char *dir) {
+        struct stat a, b;
+        return dir && stat(dir, &a) == 0 && S_ISDIR(a.st_mode) && stat("/", &b) == 0 && a.st_dev != b.st_dev;
+}
+
+int exec_resume_unit_install(const char *target_dir) {
+        const char *roots[] = { "/", is_other_root(target_dir) ? target_dir : NULL };
         char self[PATH_MAX];
         ssize_t n;
-        int r;
 
-        /* The unit runs the binary that is running now, wherever it is. */
+        /* The unit runs the binary that is running now, wherever it is; the
+         * copy put the same path on the new root. */
         n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n < 0)
                 return log_error_errno(errno, "Cannot find the rootraid binary (/proc/self/exe): %m");
         self[n] = '\0';
-        r = resume_unit_install("/", self, &e);
-        if (r < 0)
-                return log_error_errno(r, "Cannot install the resume unit: %s", e ? e : strerror(-r));
-        log_info("Installed %s: the migration continues by itself after each reboot.", RESUME_UNIT_NAME);
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+                _cleanup_free_ char *e = NULL;
+                if (!roots[i])
+                        continue;
+                int r = resume_unit_install(roots[i], self, &e);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot install the resume unit: %s", e ? e : strerror(-r));
+        }
+        log_info("Installed %s%s%s: the migration continues by itself after the reboot.", RESUME_UNIT_NAME,
+                 roots[1] ? " on both roots, here and in " : "", roots[1] ?: "");
         return 0;
+}
+
+int exec_before_apply(const struct step_context *ctx, const struct plan_step *s) {
+        if (s->kind != STEP_REBOOT)
+                return 0;
+        return exec_resume_unit_install(ctx->target_dir);
+}
+
+int exec_run_ended(int r, const struct journal *j, const char *target_dir) {
+        if (r < 0 || !j || (j->run_state != RUN_STATE_FINISHED && j->run_state != RUN_STATE_ROLLED_BACK))
+                return r;
+        return exec_resume_unit_remove(target_dir);
 }
 
 int exec_resume_unit_remove(const char *target_dir) {

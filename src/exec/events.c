@@ -3,6 +3,10 @@
  * The schema lives here twice on purpose: once in the emitters, once in
  * event_validate(), so a test catches an emitter that drifts from it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -10,6 +14,7 @@
 
 #include "exec/events.h"
 #include "util/log.h"
+#include "util/strutil.h"
 
 static const char *const event_type_table[_EVENT_TYPE_MAX] = {
         [EVENT_RUN_START] = "run-start",
@@ -23,6 +28,8 @@ static const char *const event_type_table[_EVENT_TYPE_MAX] = {
 DEFINE_STRING_TABLE(event_type, enum event_type, _EVENT_TYPE_MAX)
 
 static FILE *output;
+/* The events file (events_set_record()). */
+static FILE *record;
 /* The step between its step-start and step-end, for warning and error
  * events that do not name one. */
 static char *current_step;
@@ -33,11 +40,10 @@ static void observe_log(enum log_level level, const char *msg) {
         (void) events_message(level >= LOG_LEVEL_ERROR ? EVENT_ERROR : EVENT_WARNING, NULL, msg);
 }
 
-void events_set_output(FILE *f) {
-        output = f;
+static void sinks_changed(void) {
         /* Warnings and errors logged anywhere become events too. */
-        log_set_observer(f ? observe_log : NULL);
-        if (!f) {
+        log_set_observer(events_enabled() ? observe_log : NULL);
+        if (!events_enabled()) {
                 free(current_step);
                 current_step = NULL;
                 free(last_error);
@@ -45,8 +51,22 @@ void events_set_output(FILE *f) {
         }
 }
 
+void events_set_output(FILE *f) {
+        output = f;
+        sinks_changed();
+}
+
 FILE *events_get_output(void) {
         return output;
+}
+
+void events_set_record(FILE *f) {
+        record = f;
+        sinks_changed();
+}
+
+bool events_enabled(void) {
+        return output || record;
 }
 
 static int format_time(uint64_t t_usec, char *buf, size_t l) {
@@ -194,15 +214,18 @@ int events_emit(enum event_type type, json_object *fields) {
         struct timeval tv;
         int r;
 
-        if (!output)
+        if (!events_enabled())
                 return 0;
         (void) gettimeofday(&tv, NULL);
         r = event_format(type, (uint64_t) tv.tv_sec * 1000000 + (uint64_t) tv.tv_usec, fields, &line);
         if (r < 0)
                 return r;
-        if (fputs(line, output) < 0 || fflush(output) < 0)
-                return -EIO;
-        return 0;
+        r = 0;
+        FILE *sinks[] = { output, record };
+        for (size_t i = 0; i < ELEMENTSOF(sinks); i++)
+                if (sinks[i] && (fputs(line, sinks[i]) < 0 || fflush(sinks[i]) < 0))
+                        r = -EIO;
+        return r;
 }
 
 static json_object *string_or_null(const char *s) {
@@ -233,14 +256,28 @@ static int emit_pairs(enum event_type type, size_t n, const char *const *keys, j
         })
 
 int events_run_start(const char *verb, const char *plan_path) {
-        if (!output)
+        if (!events_enabled())
                 return 0;
         json_object *_v[] = { string_or_null(verb), string_or_null(plan_path) };
         return EMIT(EVENT_RUN_START, "verb", "plan");
 }
 
+int events_record_begin(FILE *f, const char *verb, const char *plan_path) {
+        FILE *o = output;
+        int r;
+
+        /* Only f, for this one event; log_set_observer() is left alone. */
+        output = NULL;
+        record = f;
+        json_object *_v[] = { string_or_null(verb), string_or_null(plan_path) };
+        r = EMIT(EVENT_RUN_START, "verb", "plan");
+        output = o;
+        events_set_record(f);
+        return r;
+}
+
 int events_run_end(const char *result, int exit_code, const char *error) {
-        if (!output)
+        if (!events_enabled())
                 return 0;
         if (!error && exit_code != 0)
                 error = last_error;
@@ -249,7 +286,7 @@ int events_run_end(const char *result, int exit_code, const char *error) {
 }
 
 int events_step_start(const char *step, const char *kind, size_t index, size_t total) {
-        if (!output)
+        if (!events_enabled())
                 return 0;
         free(current_step);
         current_step = step ? strdup(step) : NULL;
@@ -259,7 +296,7 @@ int events_step_start(const char *step, const char *kind, size_t index, size_t t
 }
 
 int events_step_end(const char *step, const char *kind, const char *state, const char *error) {
-        if (!output)
+        if (!events_enabled())
                 return 0;
         free(current_step);
         current_step = NULL;
@@ -268,7 +305,7 @@ int events_step_end(const char *step, const char *kind, const char *state, const
 }
 
 int events_progress(const char *step, uint64_t done, uint64_t total) {
-        if (!output)
+        if (!events_enabled())
                 return 0;
         /* Rounded down to 0.1, so 100 means done. */
         double pct = total > 0 ? (double) (uint64_t) ((double) MIN(done, total) * 1000.0 / (double) total) / 10.0 : 0.0;
@@ -280,7 +317,7 @@ int events_progress(const char *step, uint64_t done, uint64_t total) {
 int events_message(enum event_type type, const char *step, const char *message) {
         if (type != EVENT_WARNING && type != EVENT_ERROR)
                 return -EINVAL;
-        if (!output)
+        if (!events_enabled())
                 return 0;
         if (type == EVENT_ERROR && message) {
                 free(last_error);
@@ -288,4 +325,140 @@ int events_message(enum event_type type, const char *step, const char *message) 
         }
         json_object *_v[] = { string_or_null(message), string_or_null(step ? step : current_step) };
         return EMIT(type, "message", "step");
+}
+
+int events_tail_seek_end(struct events_tail *t, const char *path) {
+        struct stat st;
+
+        free(t->partial);
+        t->partial = NULL;
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                t->offset = 0;
+                return 0;
+        }
+        t->offset = st.st_size;
+        return 0;
+}
+
+int events_tail_read(struct events_tail *t, const char *path, char ***ret_lines) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t have = t->partial ? strlen(t->partial) : 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT) {
+                t->offset = 0;
+                *ret_lines = NULL;
+                return 0;
+        }
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size < t->offset) {
+                /* A new run started the file afresh. */
+                t->offset = 0;
+                free(t->partial);
+                t->partial = NULL;
+                have = 0;
+        }
+        size_t n = (size_t) (st.st_size - t->offset);
+        buf = malloc(have + n + 1);
+        if (!buf)
+                return -ENOMEM;
+        if (have)
+                memcpy(buf, t->partial, have);
+        ssize_t k = n > 0 ? pread(fd, buf + have, n, t->offset) : 0;
+        if (k < 0)
+                return -errno;
+        t->offset += k;
+        buf[have + (size_t) k] = '\0';
+
+        char *p = buf;
+        for (char *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+                _cleanup_free_ char *line = strndup(p, (size_t) (nl - p + 1));
+                if (!line || strv_extend(&lines, line) < 0)
+                        return -ENOMEM;
+        }
+        free(t->partial);
+        t->partial = *p ? strdup(p) : NULL;
+        if (*p && !t->partial)
+                return -ENOMEM;
+        *ret_lines = TAKE_PTR(lines);
+        return 0;
+}
+
+void events_tail_done(struct events_tail *t) {
+        free(t->partial);
+        t->partial = NULL;
+}
+
+static const char *get_str(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                                 : NULL;
+}
+
+static int64_t get_int(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+int event_describe(const char *line, char **ret_text, int *ret_exit) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], hms[9] = "";
+        json_object *o, *v;
+        char *text = NULL;
+        int r, exit_code = -1;
+
+        r = event_validate(line, NULL);
+        if (r < 0)
+                return r;
+        o = json_tokener_parse(line);
+        if (!o)
+                return -EBADMSG;
+        const char *t = get_str(o, "time");
+        if (t && strlen(t) >= 19)
+                memcpy(hms, t + 11, 8); /* validated: YYYY-MM-DDTHH:MM:SS... */
+        const char *step = get_str(o, "step"), *error = get_str(o, "error");
+        switch (event_type_from_string(get_str(o, "event"))) {
+        case EVENT_RUN_START:
+                r = asprintf(&text, "%s rootraid %s started (plan %s)", hms, get_str(o, "verb"), strna(get_str(o, "plan")));
+                break;
+        case EVENT_RUN_END:
+                exit_code = (int) get_int(o, "exit");
+                r = asprintf(&text, "%s rootraid ended: %s (exit %d)%s%s", hms, get_str(o, "result"), exit_code,
+                             error ? ": " : "", strempty(error));
+                break;
+        case EVENT_STEP_START:
+                r = asprintf(&text, "%s step %" PRIi64 "/%" PRIi64 " %s (%s) started", hms, get_int(o, "index") + 1,
+                             get_int(o, "total"), step, get_str(o, "kind"));
+                break;
+        case EVENT_STEP_END:
+                r = asprintf(&text, "%s step %s: %s%s%s", hms, step, get_str(o, "state"), error ? ": " : "",
+                             strempty(error));
+                break;
+        case EVENT_PROGRESS: {
+                double pct = json_object_object_get_ex(o, "percent", &v) ? json_object_get_double(v) : 0.0;
+                r = asprintf(&text, "%s   %s: %5.1f%%  %s of %s", hms, step, pct,
+                             format_bytes(a, sizeof a, (uint64_t) get_int(o, "done")),
+                             format_bytes(b, sizeof b, (uint64_t) get_int(o, "total")));
+                break;
+        }
+        case EVENT_WARNING:
+        case EVENT_ERROR:
+                r = asprintf(&text, "%s %s: %s", hms, streq(get_str(o, "event"), "error") ? "error" : "warning",
+                             get_str(o, "message"));
+                break;
+        default:
+                r = 0;
+                text = NULL;
+        }
+        json_object_put(o);
+        if (r < 0)
+                return -ENOMEM;
+        *ret_text = text;
+        *ret_exit = exit_code;
+        return 0;
 }

@@ -22,8 +22,10 @@
  * know.  A removed or retyped key raises "v". */
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "util/macro.h"
 
@@ -43,11 +45,31 @@ enum event_type {
 
 DECLARE_STRING_TABLE(event_type, enum event_type);
 
+/* The events file: every apply, resume and rollback (not dry runs)
+ * appends its events to JOURNAL_DIR/events.jsonl, whether or not --json
+ * is given, so `rootraid status --follow` can show a run started
+ * elsewhere (a detached apply, the resume unit after a reboot).  apply
+ * starts it afresh; resume and rollback append. */
+#define EVENTS_FILE_NAME "events.jsonl"
+
 /* Where events go; NULL (the default) turns them off.  The verbs set it to
- * stdout for --json.  While set, every warning and error logged
- * (log_internal()) is also a warning or error event. */
+ * stdout for --json.  While it or the events file (events_set_record()) is
+ * set, every warning and error logged (log_internal()) is also a warning
+ * or error event. */
 void events_set_output(FILE *f);
 FILE *events_get_output(void);
+
+/* A second destination, the events file; NULL turns it off (the caller
+ * closes the file). */
+void events_set_record(FILE *f);
+
+/* True when events go anywhere (stdout or the events file). */
+bool events_enabled(void);
+
+/* Writes a run-start event to f (the events file) alone, then makes f the
+ * events file (events_set_record()): with --json, stdout had its own
+ * run-start already. */
+int events_record_begin(FILE *f, const char *verb, const char *plan_path);
 
 /* Renders one event of type with the fields of fields (may be NULL; not
  * taken) and the time t_usec (microseconds since the epoch, UTC) as one
@@ -74,3 +96,27 @@ int events_progress(const char *step, uint64_t done, uint64_t total);
 /* A warning or error event; step NULL means the step between the last
  * step-start and step-end, if any. */
 int events_message(enum event_type type, const char *step, const char *message);
+
+/* Reading the events file while it grows (`rootraid status --follow`). */
+struct events_tail {
+        off_t offset;  /* bytes consumed */
+        char *partial; /* a last line without its newline yet */
+};
+
+/* Starts at the end of path (0 when it does not exist yet): only events
+ * written from now on are read. */
+int events_tail_seek_end(struct events_tail *t, const char *path);
+
+/* The complete lines (each with its '\n') appended to path since the last
+ * call, as a strv (caller frees; NULL when there are none).  A file that
+ * shrank was started afresh by a new run and is read from its start; a
+ * missing file has no lines yet. */
+int events_tail_read(struct events_tail *t, const char *path, char ***ret_lines);
+
+void events_tail_done(struct events_tail *t);
+
+/* One event line as a sentence for people, e.g. "12:01:02 step 8/27
+ * copy-root (copy-live) started".  *ret_text (caller frees) is NULL for an
+ * event that needs no line.  *ret_exit is the exit code of a run-end event
+ * and -1 for every other event.  -EBADMSG for a line that is no event. */
+int event_describe(const char *line, char **ret_text, int *ret_exit);

@@ -301,6 +301,9 @@ static int apply_one(struct run *x, size_t i) {
         if (r > 0)
                 log_info("Step '%s': end state already holds; not applying it again.", s->id);
         else {
+                r = x->opts->before_apply ? x->opts->before_apply(&x->ctx, s) : 0;
+                if (r < 0)
+                        return step_failed(x, i, r, "cannot prepare it");
                 r = ops->apply(&x->ctx, s);
                 if (r == -ERESTART)
                         /* The step goes on after a reboot (the reboot kind):

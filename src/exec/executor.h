@@ -20,6 +20,11 @@ struct executor_options {
         const char *target_dir;        /* where the new root is mounted */
         step_progress_fn progress;     /* may be NULL */
         void *userdata;
+        /* May be NULL.  Called right before a step's apply() (not in a dry
+         * run, not when the step's end state already holds); a negative
+         * return fails the step.  apply and resume install the resume unit
+         * here before the reboot step. */
+        int (*before_apply)(const struct step_context *ctx, const struct plan_step *s);
 };
 
 /* Makes SIGINT and SIGTERM set a flag that the executor checks between steps

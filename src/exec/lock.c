@@ -115,6 +115,35 @@ int exec_lock_acquire(const char *path, struct exec_lock **ret, char **ret_error
         return 0;
 }
 
+int exec_lock_acquire_wait(const char *path, unsigned long timeout_ms, unsigned long interval_ms,
+                           void (*on_wait)(const char *holder, unsigned long timeout_ms), struct exec_lock **ret,
+                           char **ret_error) {
+        struct timespec start, now;
+        bool told = false;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                _cleanup_free_ char *e = NULL;
+                int r = exec_lock_acquire(path, ret, &e);
+                if (r != -EAGAIN)
+                        return r;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                unsigned long waited = (unsigned long) ((now.tv_sec - start.tv_sec) * 1000 +
+                                                        (now.tv_nsec - start.tv_nsec) / 1000000);
+                if (waited >= timeout_ms) {
+                        if (ret_error)
+                                *ret_error = TAKE_PTR(e);
+                        return r;
+                }
+                if (!told && on_wait)
+                        on_wait(e, timeout_ms);
+                told = true;
+                unsigned long ms = MIN(interval_ms ?: 1000, timeout_ms - waited);
+                (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 },
+                                 NULL); /* a signal only shortens one wait */
+        }
+}
+
 struct exec_lock *exec_lock_release(struct exec_lock *l) {
         if (!l)
                 return NULL;

@@ -22,6 +22,15 @@ struct exec_lock;
  * file cannot be opened. */
 int exec_lock_acquire(const char *path, struct exec_lock **ret, char **ret_error);
 
+/* Like exec_lock_acquire(), but while another process holds the lock,
+ * retries every interval_ms for up to timeout_ms (0: do not wait), calling
+ * on_wait (may be NULL) once, with the holder's description, before the
+ * first wait.  -EAGAIN, with *ret_error naming the holder, when the time
+ * ran out. */
+int exec_lock_acquire_wait(const char *path, unsigned long timeout_ms, unsigned long interval_ms,
+                           void (*on_wait)(const char *holder, unsigned long timeout_ms), struct exec_lock **ret,
+                           char **ret_error);
+
 /* Releases and frees; accepts NULL, returns NULL. */
 struct exec_lock *exec_lock_release(struct exec_lock *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct exec_lock *, exec_lock_release);
