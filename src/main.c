@@ -46,7 +46,7 @@ static const struct {
         { -EINVAL, 2, "usage error: bad option, argument or device name" },
         { -EBUSY, 3, "refused: a target disk is in use (mounted, swap, holders, part of the root stack)" },
         { -EEXIST, 3, "refused: a target disk carries signatures (use --wipe once you are sure)" },
-        { -ENOSPC, 3, "refused: a target disk is too small" },
+        { -ENOSPC, 3, "refused: a target disk is too small; or a copy stopped: its target filesystem is full (the message gives the sizes)" },
         { -EALREADY, 3, "refused: the root is already on RAID" },
         { -EOPNOTSUPP, 4, "refused: unsupported storage stack or boot setup" },
         { -EBADMSG, 5, "the plan file is invalid" },
@@ -85,8 +85,14 @@ static void help(void) {
                "  1  failure, or differences found by a verification\n");
         int last = 1;
         for (size_t i = 0; i < ELEMENTSOF(exit_codes); i++) {
-                if (exit_codes[i].code <= last)
+                if (exit_codes[i].code < last)
                         continue;
+                /* Every meaning of a code (3 has several), each once. */
+                if (exit_codes[i].code == last) {
+                        if (!streq(exit_codes[i].meaning, exit_codes[i - 1].meaning))
+                                printf("     %s\n", exit_codes[i].meaning);
+                        continue;
+                }
                 printf("  %-2d %s\n", exit_codes[i].code, exit_codes[i].meaning);
                 last = exit_codes[i].code;
         }
