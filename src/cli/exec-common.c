@@ -41,10 +41,18 @@ const char *exec_target_dir(const struct plan *p) {
 }
 
 static void say_waiting(const char *holder, unsigned long timeout_ms) {
-        log_notice("%s", strna(holder));
-        log_notice("Waiting up to %lu min for it to finish (after a reboot that is rootraid-resume.service; "
-                   "'rootraid status --follow' shows its progress, --wait=0 does not wait).",
-                   (timeout_ms + 59999) / 60000);
+        _cleanup_free_ char *who = strdup(strna(holder));
+        unsigned long s = (timeout_ms + 999) / 1000;
+        char *advice;
+
+        /* The holder's description ends in advice for a refusal; here we wait. */
+        if (who && (advice = strstr(who, " Wait for it")))
+                *advice = '\0';
+        log_notice("%s", who ? who : "Another rootraid executor is running.");
+        log_notice("Waiting up to %lu %s for it to finish (after a reboot, that is %s; 'rootraid status --follow' "
+                   "shows its progress; --wait=0 does not wait).",
+                   s >= 7200 ? s / 3600 : s >= 120 ? s / 60 : s, s >= 7200 ? "hours" : s >= 120 ? "minutes" : "seconds",
+                   RESUME_UNIT_NAME);
 }
 
 int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret) {
