@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lvm2 helpers for the lvm step kinds; see lvm.h. */
+#include <blkid.h>
 #include <glob.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "steps/lvm.h"
+#include "steps/target.h"
+#include "util/fileio.h"
 #include "util/run.h"
 
 /* How often a move is polled, and how long its percentage may stand still
@@ -470,4 +474,73 @@ int lvm_step_run(struct step_context *ctx, const char *command, const char *vg, 
         if (r < 0)
                 return step_error(ctx, r, "%s %s%s%s failed (see the log).", command, strempty(vg), vg ? " " : "", device);
         return 0;
+}
+
+/* The planned new and old UUIDs of the filesystem mounted at mountpoint. */
+static void planned_fs_uuids(const struct plan *p, const char *mountpoint, const char **ret_new, const char **ret_old) {
+        json_object *fss, *v;
+        *ret_new = *ret_old = NULL;
+        if (!p || !p->target || !json_object_object_get_ex(p->target, "filesystems", &fss))
+                return;
+        for (size_t i = 0; i < json_object_array_length(fss); i++) {
+                json_object *fs = json_object_array_get_idx(fss, i);
+                if (!json_object_object_get_ex(fs, "mountpoint", &v) || !streq_ptr(json_object_get_string(v), mountpoint))
+                        continue;
+                if (json_object_object_get_ex(fs, "uuid", &v))
+                        *ret_new = json_object_get_string(v);
+                if (json_object_object_get_ex(fs, "source_uuid", &v))
+                        *ret_old = json_object_get_string(v);
+        }
+}
+
+bool lvm_plan_keeps_root(const struct plan *p) {
+        const char *new_uuid, *old_uuid;
+        planned_fs_uuids(p, "/", &new_uuid, &old_uuid);
+        return new_uuid && old_uuid && strcasecmp(new_uuid, old_uuid) == 0;
+}
+
+bool lvm_cmdline_names_root(const char *cmdline, const char *uuid) {
+        _cleanup_free_ char *word = NULL;
+        if (asprintf(&word, "root=UUID=%s", uuid) < 0)
+                return false;
+        size_t l = strlen(word);
+        for (const char *p = cmdline; p && *p; p += strcspn(p, " ")) {
+                p += strspn(p, " ");
+                if (strncasecmp(p, word, l) == 0 && (p[l] == 0 || p[l] == ' ' || p[l] == '\n'))
+                        return true;
+        }
+        return false;
+}
+
+int lvm_booted_new_system(const struct plan *p) {
+        _cleanup_free_ char *cmdline = NULL, *boot_now = NULL;
+        const char *root_uuid, *boot_new, *boot_old, *unused;
+        int r;
+
+        planned_fs_uuids(p, "/", &root_uuid, &unused);
+        planned_fs_uuids(p, "/boot", &boot_new, &boot_old);
+        if (!root_uuid)
+                return 0;
+        if (boot_new && boot_old && strcasecmp(boot_new, boot_old) != 0) {
+                char *dev = blkid_evaluate_tag("UUID", boot_old, NULL);
+                if (!dev)
+                        /* The old /boot is overwritten: past the point of
+                         * no return, only the new system is left. */
+                        return 1;
+                free(dev);
+                /* Before the reboot /boot is still the old filesystem. */
+                r = target_fs_uuid_of("/boot", &boot_now);
+                if (r < 0)
+                        return r;
+                if (!boot_now || strcasecmp(boot_now, boot_new) != 0)
+                        return 0;
+        }
+        /* The kernel came from rootraid's boot entry (root=UUID=, loaded
+         * from the new /boot), not from the old configuration, which the
+         * fallback boot uses and which names an LVM root by its
+         * /dev/mapper path (grub-mkconfig never uses a UUID for it). */
+        r = read_one_line_file("/proc/cmdline", &cmdline);
+        if (r < 0)
+                return r;
+        return lvm_cmdline_names_root(cmdline, root_uuid);
 }

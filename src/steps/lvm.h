@@ -112,3 +112,17 @@ int lvm_step_pv_in_vg(struct step_context *ctx, const char *device, const char *
 /* Runs `command [vg] device` (vgextend, vgreduce, pvremove; vg may be
  * NULL); a failure is a step_error() naming the command. */
 int lvm_step_run(struct step_context *ctx, const char *command, const char *vg, const char *device);
+
+/* True when the plan keeps the root filesystem (same UUID before and
+ * after: the lvm strategy moves it under the array, it copies nothing).
+ * Its UUID then cannot tell the old system from the new one. */
+bool lvm_plan_keeps_root(const struct plan *p);
+
+/* True when the kernel command line has the word root=UUID=uuid. */
+bool lvm_cmdline_names_root(const char *cmdline, const char *uuid);
+
+/* For a plan that keeps the root: >0 when the machine booted the new
+ * system (the kernel from rootraid's boot entry, /boot the new array, or
+ * the old /boot already overwritten), 0 when it runs as before the reboot
+ * or came back through the fallback, <0 error. */
+int lvm_booted_new_system(const struct plan *p);

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "steps/lvm.h"
 #include "steps/md.h"
 #include "steps/signatures.h"
 #include "steps/target.h"
@@ -71,7 +72,11 @@ int target_running_from_new_root(const struct plan *p) {
         r = target_fs_uuid_of("/", &uuid);
         if (r < 0)
                 return r;
-        return uuid && strcasecmp(uuid, want) == 0;
+        if (!uuid || strcasecmp(uuid, want) != 0)
+                return 0;
+        /* The lvm strategy keeps the root filesystem: its UUID is the same
+         * before the reboot, so ask how the machine booted. */
+        return lvm_plan_keeps_root(p) ? lvm_booted_new_system(p) : 1;
 }
 
 bool target_presumed_done(struct step_context *ctx, const struct plan_step *step) {

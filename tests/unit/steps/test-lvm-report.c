@@ -4,9 +4,12 @@
  * empty VG); the lvs report gives the unfinished pvmoves and their
  * percentage, and nothing for ordinary LVs; the pvmove command resumes
  * when asked to (no device arguments) and always runs in the background;
- * an initramfs listing is found to hold lvm only when it does.  Anything
+ * an initramfs listing is found to hold lvm only when it does; a plan that
+ * keeps the root filesystem is told apart, and rootraid's boot entry is
+ * told from the old LVM configuration by the kernel command line.  Anything
  * that is not a report is refused, never read as "no PVs". */
 #include <assert.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,12 +129,38 @@ static void test_listing(void) {
         assert(!lvm_listing_has_lvm(""));
 }
 
+/* Telling the new system from the old when the root filesystem is kept. */
+static void test_kept_root(void) {
+        struct plan p = { .strategy = STRATEGY_LVM };
+
+        p.target = json_tokener_parse("{\"filesystems\":[{\"mountpoint\":\"/\",\"uuid\":\"A4000000-0000-4000-8000-000000000002\","
+                                      "\"source_uuid\":\"a4000000-0000-4000-8000-000000000002\"},{\"mountpoint\":\"/boot\","
+                                      "\"uuid\":\"8fa42322-c70f-49e1-9b1d-09d62dac461b\",\"source_uuid\":\"a4000000-0000-4000-8000-000000000001\"}]}");
+        assert(p.target && lvm_plan_keeps_root(&p) && lvm_plan_uses_lvm(&p));
+        json_object_put(p.target);
+        /* the copy strategy: a new root filesystem */
+        p.strategy = STRATEGY_COPY;
+        p.target = json_tokener_parse("{\"filesystems\":[{\"mountpoint\":\"/\",\"uuid\":\"b4000000-0000-4000-8000-000000000002\","
+                                      "\"source_uuid\":\"a4000000-0000-4000-8000-000000000002\"}]}");
+        assert(p.target && !lvm_plan_keeps_root(&p) && !lvm_plan_uses_lvm(&p));
+        json_object_put(p.target);
+
+        const char *u = "a4000000-0000-4000-8000-000000000002";
+        /* rootraid's entry, and the old configuration's LVM root */
+        assert(lvm_cmdline_names_root("BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=UUID=a4000000-0000-4000-8000-000000000002 ro quiet panic=10\n", u));
+        assert(lvm_cmdline_names_root("root=UUID=A4000000-0000-4000-8000-000000000002", u));
+        assert(!lvm_cmdline_names_root("BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=/dev/mapper/vg0-root ro quiet\n", u));
+        assert(!lvm_cmdline_names_root("root=UUID=a4000000-0000-4000-8000-0000000000021 ro", u));
+        assert(!lvm_cmdline_names_root("xroot=UUID=a4000000-0000-4000-8000-000000000002 ro", u));
+}
+
 int main(void) {
         test_pvs();
         test_moves();
         test_bad_reports();
         test_pvmove_argv();
         test_listing();
+        test_kept_root();
         printf("lvm reports, pvmove arguments and initramfs listings: ok\n");
         return 0;
 }
