@@ -277,6 +277,36 @@ static int unhex(char c) {
         return -1;
 }
 
+int luks_crypt_table_key(const char *params, char **ret_key, size_t *ret_key_size) {
+        /* "<cipher> <key> <iv_offset> <device> <offset> [...]" */
+        const char *k = strchr(params, ' ');
+        size_t klen = k ? strcspn(k + 1, " ") : 0;
+        if (!k || klen == 0)
+                return -EBADMSG;
+        k++;
+        if (k[0] == ':')
+                /* ":<size>:<type>:<description>": a kernel keyring key,
+                 * which user space cannot read back. */
+                return -ENOKEY;
+        if (klen % 2 != 0 || klen / 2 > 1024)
+                return -EBADMSG; /* also "-", the empty key of cipher_null */
+        char *key = malloc(klen / 2 + 1);
+        if (!key)
+                return -ENOMEM;
+        for (size_t i = 0; i < klen / 2; i++) {
+                int hi = unhex(k[2 * i]), lo = unhex(k[2 * i + 1]);
+                if (hi < 0 || lo < 0) {
+                        explicit_bzero(key, klen / 2);
+                        free(key);
+                        return -EBADMSG;
+                }
+                key[i] = (char) (hi << 4 | lo);
+        }
+        *ret_key = key;
+        *ret_key_size = klen / 2;
+        return 0;
+}
+
 int luks_mapping_volume_key(const char *name, char **ret_key, size_t *ret_key_size, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         size_t size = 16 * 1024;
@@ -329,42 +359,12 @@ int luks_mapping_volume_key(const char *name, char **ret_key, size_t *ret_key_si
         if (r < 0)
                 goto finish;
 
-        /* "<cipher> <key> <iv_offset> <device> <offset> [...]" */
-        const char *k = strchr(params, ' ');
-        size_t klen = k ? strcspn(k + 1, " ") : 0;
-        if (!k || klen == 0) {
-                r = set_error(ret_error, EBADMSG, NULL, "Cannot parse the dm-crypt table of %s.", name);
-                goto finish;
-        }
-        k++;
-        if (k[0] == ':') {
-                /* ":<size>:<type>:<description>": a kernel keyring key,
-                 * which user space cannot read back. */
-                r = set_error(ret_error, ENOKEY, NULL,
-                              "The volume key of %s is held in the kernel keyring, not in its table.", name);
-                goto finish;
-        }
-        if (klen % 2 != 0 || klen / 2 > 1024) {
-                r = set_error(ret_error, EBADMSG, NULL, "The key in the dm-crypt table of %s is not hex.", name);
-                goto finish;
-        }
-        char *key = malloc(klen / 2 + 1);
-        if (!key) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < klen / 2; i++) {
-                int hi = unhex(k[2 * i]), lo = unhex(k[2 * i + 1]);
-                if (hi < 0 || lo < 0) {
-                        explicit_bzero(key, klen / 2);
-                        free(key);
-                        r = set_error(ret_error, EBADMSG, NULL, "The key in the dm-crypt table of %s is not hex.", name);
-                        goto finish;
-                }
-                key[i] = (char) (hi << 4 | lo);
-        }
-        *ret_key = key;
-        *ret_key_size = klen / 2;
+        r = luks_crypt_table_key(params, ret_key, ret_key_size);
+        if (r == -ENOKEY)
+                r = set_error(ret_error, r, NULL, "The volume key of %s is held in the kernel keyring, not in its table.",
+                              name);
+        else if (r == -EBADMSG)
+                r = set_error(ret_error, r, NULL, "Cannot read the key in the dm-crypt table of %s.", name);
 finish:
         explicit_bzero(io, size);
         free(io);

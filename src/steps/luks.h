@@ -39,6 +39,12 @@ int luks_header_erase(const char *dev, const char *const *uuids, char **ret_erro
  * caller wipes and frees *ret_key. */
 int luks_mapping_volume_key(const char *name, char **ret_key, size_t *ret_key_size, char **ret_error);
 
+/* The key in the parameters of a dm-crypt table line ("<cipher> <key>
+ * <iv_offset> <device> <offset> ..."), as bytes: -ENOKEY when the key is a
+ * kernel keyring reference (":<size>:<type>:<description>"), -EBADMSG when
+ * it is not hex.  The caller wipes and frees *ret_key. */
+int luks_crypt_table_key(const char *params, char **ret_key, size_t *ret_key_size);
+
 /* The key file of crypttab entry name in the crypttab file at path, with its
  * keyfile-offset= and keyfile-size= options: -ENOENT when the entry is
  * missing or names no key file ("none", "-", a keyscript). */

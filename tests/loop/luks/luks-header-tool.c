@@ -7,10 +7,13 @@
  *   luks-header-tool overlay ROOT NAME UUID      (leaves the bind mount)
  *   luks-header-tool overlay-end ROOT
  *   luks-header-tool initramfs-check ROOT NAME UUID
+ *   luks-header-tool table-key PARAMS            (prints the key in hex)
+ *   luks-header-tool crypttab-keyfile PATH NAME  (prints FILE OFFSET SIZE)
  * (the last three with a plan whose one crypt is NAME with UUID).
  * Exit 0 on success; on failure the sentence goes to stderr and the exit
  * status is 2 for -ENOSPC, 3 for -EEXIST, 1 otherwise; initramfs-check
- * prints the problem it found and exits 4. */
+ * prints the problem it found and exits 4; table-key and crypttab-keyfile
+ * exit 5 for -ENOKEY / -ENOENT and 6 for -EBADMSG / -EINVAL. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +79,29 @@ int main(int argc, char *argv[]) {
                 r = luks_header_erase(argv[2], (const char *const *) argv + 3, &error);
                 return r < 0 ? fail(r, error) : 0;
         }
+        if (argc == 3 && strcmp(argv[1], "table-key") == 0) {
+                char *key = NULL;
+                size_t size = 0;
+                r = luks_crypt_table_key(argv[2], &key, &size);
+                if (r < 0)
+                        return r == -ENOKEY ? 5 : r == -EBADMSG ? 6 : 1;
+                for (size_t i = 0; i < size; i++)
+                        printf("%02x", (unsigned char) key[i]);
+                printf("\n");
+                free(key);
+                return 0;
+        }
+        if (argc == 4 && strcmp(argv[1], "crypttab-keyfile") == 0) {
+                char *file = NULL;
+                uint64_t offset = 0, size = 0;
+                r = luks_crypttab_keyfile(argv[2], argv[3], &file, &offset, &size);
+                if (r < 0)
+                        return r == -ENOENT ? 5 : r == -EINVAL ? 6 : 1;
+                printf("%s %llu %llu\n", file, (unsigned long long) offset, (unsigned long long) size);
+                free(file);
+                return 0;
+        }
         fprintf(stderr, "usage: %s clone SOURCE DEVICE UUID MIN_PAYLOAD | erase DEVICE UUID... | overlay ROOT NAME UUID | "
-                "overlay-end ROOT | initramfs-check ROOT NAME UUID\n", argv[0]);
+                "overlay-end ROOT | initramfs-check ROOT NAME UUID | table-key PARAMS | crypttab-keyfile PATH NAME\n", argv[0]);
         return 64;
 }

@@ -9,7 +9,11 @@
 # - the image check: an initramfs whose cryptroot/crypttab opens the clone's
 #   UUID with a key file inside the image passes; one without the key file,
 #   with the old UUID, without the entry, or with the key file left on the
-#   root (/FIXME-initramfs-rootmnt) fails and says why.
+#   root (/FIXME-initramfs-rootmnt) fails and says why;
+# - luks-clone's key sources, parsing only: the key of a dm-crypt table
+#   line (a keyring reference and a key that is not hex told apart), and
+#   the key file of a crypttab entry with its offset and size (none, "-"
+#   and a keyscript are not key files).
 # Usage: test-luks-initramfs.sh LUKS-HEADER-TOOL
 set -u
 TOOL=$1
@@ -95,4 +99,23 @@ check_fails "without the entry" "no entry root_crypt"
 image "root_crypt UUID=$UUID /FIXME-initramfs-rootmnt/etc/keys/root.key luks" no
 check_fails "with the key file left on the root" KEYFILE_PATTERN
 ls "$ROOT/var/tmp" | grep -q . && fail "unpacked images left in var/tmp"
-echo "OK: crypttab overlay and initramfs check"
+
+# Where luks-clone finds the key that opens the clone (no device-mapper
+# here, so the parsing only): the key in a dm-crypt table, or the key file
+# of the running mapping's crypttab entry.
+key=$("$TOOL" table-key "aes-xts-plain64 00ff10Ab 0 253:0 32768 1 allow_discards") || fail "table-key of a hex key"
+[ "$key" = 00ff10ab ] || fail "table-key read $key"
+"$TOOL" table-key "aes-xts-plain64 :64:logon:cryptsetup:4c1f0e2d-d0 0 253:0 32768"
+[ $? = 5 ] || fail "a keyring key was not told apart"
+"$TOOL" table-key "cipher_null-ecb - 0 253:0 0"
+[ $? = 6 ] || fail "an empty key was not refused"
+"$TOOL" table-key "aes-xts-plain64 00zz 0 253:0 0"
+[ $? = 6 ] || fail "a key that is not hex was not refused"
+printf '%s\n' "# comment root_crypt" "root_crypt UUID=$UUID /etc/keys/root.key luks,keyfile-offset=16,keyfile-size=64,discard" \
+        "pass UUID=$OLD none luks" "script UUID=$OLD /dev/sdz luks,keyscript=/bin/cat" "dash UUID=$OLD -" >"$WORK/ct"
+[ "$("$TOOL" crypttab-keyfile "$WORK/ct" root_crypt)" = "/etc/keys/root.key 16 64" ] || fail "crypttab-keyfile of root_crypt"
+for n in pass script dash missing; do
+        "$TOOL" crypttab-keyfile "$WORK/ct" "$n" >/dev/null
+        [ $? = 5 ] || fail "crypttab entry $n was taken for a key file"
+done
+echo "OK: crypttab overlay, initramfs check, key sources"
