@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "steps/lvm.h"
+#include "steps/md.h"
 #include "steps/target.h"
 #include "util/fileio.h"
 #include "util/run.h"
@@ -284,8 +285,12 @@ int lvm_move_state(const char *vg, const char *from, double *ret_percent) {
         return i >= 0;
 }
 
-int lvm_abort_move(struct step_context *ctx, const char *vg, const char *from) {
+int lvm_abort_move(struct step_context *ctx, const char *vg, const char *device) {
+        _cleanup_free_ char *from_node = lvm_node(ctx, device);
+        const char *from = from_node;
         double pct;
+        if (!from)
+                return -ENOMEM;
         int r = lvm_move_state(vg, from, &pct);
         if (r <= 0)
                 return r;
@@ -298,7 +303,9 @@ int lvm_abort_move(struct step_context *ctx, const char *vg, const char *from) {
         return 0;
 }
 
-int lvm_move_extents(struct step_context *ctx, const char *vg, const char *from, const char *to) {
+int lvm_move_extents(struct step_context *ctx, const char *vg, const char *from_device, const char *to_device) {
+        _cleanup_free_ char *from_node = lvm_node(ctx, from_device), *to_node = lvm_node(ctx, to_device);
+        const char *from = from_node, *to = to_node;
         const char *argv[8];
         struct lvm_pv_report pv;
         uint64_t total;
@@ -306,6 +313,8 @@ int lvm_move_extents(struct step_context *ctx, const char *vg, const char *from,
         time_t last_change;
         int r;
 
+        if (!from || !to)
+                return -ENOMEM;
         r = lvm_find_pv(from, &pv);
         if (r == -ENOENT && ctx->dry_run) {
                 lvm_pvmove_argv(from, to, argv);
@@ -452,8 +461,30 @@ int lvm_initramfs_check(const char *root, const char *generator, const char *ker
         return r;
 }
 
+char *lvm_node(struct step_context *ctx, const char *device) {
+        json_object *arrays, *v;
+        struct stat st;
+
+        if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target ||
+            !json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
+                return strdup(device);
+        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
+                json_object *a = json_object_array_get_idx(arrays, i);
+                char *node;
+                if (!json_object_object_get_ex(a, "device", &v) || !streq_ptr(json_object_get_string(v), device) ||
+                    !json_object_object_get_ex(a, "uuid", &v))
+                        continue;
+                if (md_find_array(json_object_get_string(v), &node) >= 0)
+                        return node;
+        }
+        return strdup(device);
+}
+
 int lvm_step_find_pv(struct step_context *ctx, const char *device, struct lvm_pv_report *ret) {
-        int r = lvm_find_pv(device, ret);
+        _cleanup_free_ char *node = lvm_node(ctx, device);
+        if (!node)
+                return -ENOMEM;
+        int r = lvm_find_pv(node, ret);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -462,14 +493,20 @@ int lvm_step_find_pv(struct step_context *ctx, const char *device, struct lvm_pv
 }
 
 int lvm_step_pv_in_vg(struct step_context *ctx, const char *device, const char *vg) {
-        int r = lvm_pv_in_vg(device, vg);
+        _cleanup_free_ char *node = lvm_node(ctx, device);
+        if (!node)
+                return -ENOMEM;
+        int r = lvm_pv_in_vg(node, vg);
         if (r < 0)
                 return step_error(ctx, r, "Cannot ask lvm2 whether %s is in volume group %s: %m", device, vg);
         return r;
 }
 
 int lvm_step_run(struct step_context *ctx, const char *command, const char *vg, const char *device) {
-        const char *argv[] = { command, vg ?: device, vg ? device : NULL, NULL };
+        _cleanup_free_ char *node = lvm_node(ctx, device);
+        if (!node)
+                return -ENOMEM;
+        const char *argv[] = { command, vg ?: node, vg ? node : NULL, NULL };
         int r = run_argv_checked(argv, 0, NULL);
         if (r < 0)
                 return step_error(ctx, r, "%s %s%s%s failed (see the log).", command, strempty(vg), vg ? " " : "", device);

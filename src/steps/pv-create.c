@@ -50,7 +50,10 @@ static int pv_create_apply(struct step_context *ctx, const struct plan_step *ste
         int r = parse(ctx, step, &a);
         if (r < 0)
                 return r;
-        const char *argv[] = { "pvcreate", "--uuid", a.uuid, "--norestorefile", a.device, NULL };
+        _cleanup_free_ char *node = lvm_node(ctx, a.device);
+        if (!node)
+                return -ENOMEM;
+        const char *argv[] = { "pvcreate", "--uuid", a.uuid, "--norestorefile", node, NULL };
         r = run_argv_checked(argv, 0, NULL);
         if (r < 0)
                 return step_error(ctx, r, "pvcreate on %s failed (see the log).", a.device);

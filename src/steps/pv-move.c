@@ -29,11 +29,14 @@ static int parse(struct step_context *ctx, const struct plan_step *step, struct 
 
 /* >0 when no extent of vg is on device and no move off it is unfinished. */
 static int emptied(struct step_context *ctx, const char *vg, const char *device) {
+        _cleanup_free_ char *node = lvm_node(ctx, device);
         struct lvm_pv_report pv;
         double pct;
         int r;
 
-        r = lvm_move_state(vg, device, &pct);
+        if (!node)
+                return -ENOMEM;
+        r = lvm_move_state(vg, node, &pct);
         if (r < 0)
                 return step_error(ctx, r, "Cannot list the pvmoves of volume group %s: %m", vg);
         if (r > 0)
