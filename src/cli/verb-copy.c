@@ -309,7 +309,12 @@ int verb_copy(int argc, char *argv[]) {
                 summary(&ui, "verify", stats.differences ? 1 : 0, &stats, NULL);
                 return stats.differences ? 1 : 0;
         }
+        _cleanup_free_ char *link_map = NULL;
         if (sync) {
+                /* Written by the first pass next to its change record. */
+                if (asprintf(&link_map, "%s.links", sync) < 0)
+                        return log_oom();
+                o.link_map = link_map;
                 r = copy_sync(&o, NULL, sync, &stats, &error);
                 summary(&ui, stats.full_compare ? "sync (full comparison)" : "sync (recorded changes)", r, &stats,
                         error);
@@ -327,6 +332,10 @@ int verb_copy(int argc, char *argv[]) {
                 r = start_recorder(o.src, state, &recorder);
                 if (r < 0 && r != -EOPNOTSUPP)
                         return r;
+                /* Where hard-linked files went, for the final sync. */
+                if (asprintf(&link_map, "%s.links", state) < 0)
+                        return log_oom();
+                o.link_map = link_map;
         }
         r = copy_tree(&o, &stats, &error);
         summary(&ui, "copy", r, &stats, error);

@@ -4,7 +4,9 @@
 /* Shared between the engine (copy.c), the tracker (track.c) and the
  * verifier (verify.c); not part of the public API. */
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "copy/copy.h"
@@ -46,7 +48,16 @@ struct copy_run {
         struct timespec t0;     /* ctime at or after this: changed (0: unused) */
         int src_mount_fd;       /* SRC's root: statfs(), roots given by path */
         int dst_root_fd;        /* DST's root, for roots given by path */
-        bool *ret_need_full;    /* set when a hard-linked file changed */
+        FILE *link_map;         /* copy_tree(): where hard-linked files went */
+        struct hl_defer *defer; /* sync: changed hard-linked files go here */
+};
+
+/* The names of changed hard-linked files met by a partial sync, settled
+ * together by copy_sync() once every recorded entry was compared. */
+struct hl_defer {
+        pthread_mutex_t lock;
+        char **paths;           /* "DIR/NAME" relative to the root */
+        size_t n, allocated;
 };
 
 /* Runs the workers over the roots.  Takes over the fds in run->roots. */

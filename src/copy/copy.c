@@ -55,9 +55,23 @@
  * start (t0): a change since the first pass started always moves ctime, so
  * this catches changes that kept size and mtime.  Otherwise it is
  * recreated.  Entries of DST missing in SRC are deleted (renames are a
- * delete and a create).  With a tracker only the directories it names are
- * compared, one level deep (new subdirectories are copied whole); see
- * track.c for how it records them across processes.
+ * delete and a create).  With a tracker only the entries it names are
+ * compared (new subdirectories are copied whole); see track.c for how it
+ * records them across processes.
+ *
+ * Hard links in the final sync.  A changed file with several names may
+ * have names the record does not hold (nothing happened to them), and
+ * nothing maps an inode to its names but a walk.  So the first pass writes
+ * a link map (copy_options.link_map): for each source inode with several
+ * links, the file handle of its copy in DST, which holds exactly those
+ * unrecorded names (they pointed to the inode throughout, and the pass
+ * linked every name of an inode to one copy).  The sync sets aside every
+ * changed multiply-linked name it meets, and settles them per inode at the
+ * end: when all the inode's names were met, a new copy linked under each;
+ * otherwise the copy the map names is rewritten in place and the met
+ * names linked to it.  Then each copy must have as many names in DST as
+ * the inode in SRC; only when that fails, or the map is missing, does the
+ * sync compare the whole tree, and it says why.
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -236,7 +250,6 @@ struct engine {
 
         atomic_bool cfr_broken;
         atomic_uint_fast64_t files, bytes, hardlinks, deleted, vanished, errors, done_entries;
-        atomic_bool need_full;
 };
 
 struct worker {
@@ -522,6 +535,15 @@ static int set_meta_at(struct worker *w, int sdir, int ddir, const char *name, c
         return 0;
 }
 
+/* Copies sfd's inode flags to dfd; a filesystem without flags is fine. */
+static int copy_flags(int sfd, int dfd) {
+        unsigned f = 0;
+        if (get_flags(sfd, &f) < 0 || !(f & COPY_FLAGS_MASK))
+                return 0;
+        int r = apply_flags(dfd, f);
+        return r == -ENOTTY || r == -EOPNOTSUPP ? 0 : r;
+}
+
 /* Metadata of an open regular file or directory; flags come last. */
 static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st, bool with_flags) {
         if (fchown(dfd, st->st_uid, st->st_gid) < 0)
@@ -534,15 +556,7 @@ static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (futimens(dfd, ts) < 0)
                 return -errno;
-        if (with_flags) {
-                unsigned f = 0;
-                if (get_flags(sfd, &f) >= 0 && (f & COPY_FLAGS_MASK)) {
-                        r = apply_flags(dfd, f);
-                        if (r < 0 && r != -ENOTTY && r != -EOPNOTSUPP)
-                                return r;
-                }
-        }
-        return 0;
+        return with_flags ? copy_flags(sfd, dfd) : 0;
 }
 
 /* Clears immutable/append-only on a dst regular file or directory so that
@@ -785,7 +799,45 @@ static void hl_drop_locked(struct engine *e, struct hlink **p) {
         e->hl_count--;
 }
 
+/* Writes "INO TYPE HANDLE" for h's first copy to the link map, or
+ * "incomplete" when the target has no file handles.  Called with
+ * e->hl_lock held, which also orders the writes. */
+static void link_map_add(struct engine *e, const struct hlink *h) {
+        FILE *f = e->run->link_map;
+        if (!f)
+                return;
+        if (!h->fh) {
+                fputs("incomplete\n", f);
+                return;
+        }
+        fprintf(f, "%ju %d ", (uintmax_t) h->ino, h->fh->handle_type);
+        for (unsigned i = 0; i < h->fh->handle_bytes; i++)
+                fprintf(f, "%02x", h->fh->f_handle[i]);
+        fputc('\n', f);
+}
+
 /* ---- entries ---- */
+
+static int defer_add(struct hl_defer *q, const struct dnode *d, const char *name) {
+        char *p = dnode_path(d, name);
+        if (!p)
+                return -ENOMEM;
+        pthread_mutex_lock(&q->lock);
+        if (q->n == q->allocated) {
+                size_t na = MAX(q->allocated * 2, (size_t) 64);
+                char **np = realloc(q->paths, na * sizeof *np);
+                if (!np) {
+                        pthread_mutex_unlock(&q->lock);
+                        free(p);
+                        return -ENOMEM;
+                }
+                q->paths = np;
+                q->allocated = na;
+        }
+        q->paths[q->n++] = p;
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+}
 
 static void dnode_release(struct worker *w, struct dnode *d);
 static void process_dir(struct worker *w, struct dnode *d);
@@ -803,16 +855,12 @@ static struct dnode *dnode_free(struct dnode *d) {
 }
 
 /* Creates the regular file `name` in d's target from the source, data and
- * metadata.  The caller removed any previous dst entry.  Returns 0, 1 when
- * the source vanished, or a negative errno (already reported). */
-enum {
-        COPY_DEFER_FLAGS = 1 << 0, /* immutable/append go to *ret_flags, for later */
-        COPY_IN_PLACE    = 1 << 1, /* truncate and rewrite the existing dst inode */
-};
-
+ * metadata.  The caller removed any previous dst entry.  With defer_flags,
+ * immutable/append-only go to *ret_flags, to be set once all links exist.
+ * Returns 0, 1 when the source vanished, or a negative errno (already
+ * reported). */
 static int copy_regular(struct worker *w, struct dnode *d, const char *name, struct stat *st,
-                        unsigned *ret_flags, unsigned how) {
-        bool defer_flags = how & COPY_DEFER_FLAGS;
+                        unsigned *ret_flags, bool defer_flags) {
         struct engine *e = w->e;
         bool src_side = true;
         int r;
@@ -833,11 +881,7 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, str
         if (!S_ISREG(st->st_mode))
                 return 1; /* replaced by something else meanwhile */
 
-        int oflags = how & COPY_IN_PLACE ? O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC
-                                         : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-        _cleanup_close_ int dfd = openat(d->dst_fd, name, oflags, 0600);
-        if (dfd < 0 && errno == EPERM && (how & COPY_IN_PLACE) && unlock_entry(d->dst_fd, name) >= 0)
-                dfd = openat(d->dst_fd, name, oflags, 0600);
+        _cleanup_close_ int dfd = openat(d->dst_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (dfd < 0) {
                 r = -errno;
                 goto fail_dst;
@@ -847,8 +891,7 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, str
                 if (!src_side)
                         goto fail_dst;
                 file_failed(e, d, name, r, "Cannot read");
-                if (!(how & COPY_IN_PLACE))
-                        (void) unlinkat(d->dst_fd, name, 0); /* no half copy that looks complete */
+                (void) unlinkat(d->dst_fd, name, 0); /* no half copy that looks complete */
                 return r;
         }
         src_side = false;
@@ -894,6 +937,16 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
         struct hlink **p, *h;
         int r;
 
+        if (e->run->defer && !(have_dst && unchanged(e, st, dst_st))) {
+                /* A sync compares only some entries, and the other names of
+                 * this file may be anywhere: copy_sync() settles all of
+                 * them together at the end. */
+                r = defer_add(e->run->defer, d, name);
+                if (r < 0)
+                        fatal(e, d, name, r);
+                return;
+        }
+
         pthread_mutex_lock(&e->hl_lock);
         for (;;) {
                 p = hl_slot(e, st->st_dev, st->st_ino);
@@ -902,6 +955,10 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
                         break;
                 pthread_cond_wait(&e->hl_cond, &e->hl_lock);
         }
+        /* Links made while we copy: wait for all of them, so that no name
+         * of this inode gets a copy of its own. */
+        if (h && st->st_nlink > h->nlink)
+                h->nlink = st->st_nlink;
         if (h && !h->failed && h->ready) {
                 /* Another name of a file already copied: link to it. */
                 _cleanup_close_ int rep = hl_open(e, h, O_PATH);
@@ -953,21 +1010,12 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
         bool keep = have_dst && unchanged(e, st, dst_st);
         unsigned flags = 0;
         r = 0;
-        if (!keep && e->run->partial && have_dst && S_ISREG(dst_st->st_mode) && dst_st->st_nlink == st->st_nlink) {
-                /* Only some directories are compared, so the other names
-                 * of this file may be elsewhere: rewrite the inode they
-                 * share rather than replace this one name. */
-                r = copy_regular(w, d, name, st, &flags, COPY_IN_PLACE);
-        } else if (!keep) {
-                /* The links themselves changed: only a walk of the whole
-                 * tree finds the other names. */
-                if (e->run->ret_need_full && e->run->partial)
-                        atomic_store(&e->need_full, true);
+        if (!keep) {
                 uint64_t n = 0;
                 if (have_dst)
                         r = remove_tree(d->dst_fd, name, &n);
                 if (r >= 0) {
-                        r = copy_regular(w, d, name, st, &flags, COPY_DEFER_FLAGS);
+                        r = copy_regular(w, d, name, st, &flags, true);
                         d->changed = true;
                 }
         }
@@ -982,6 +1030,7 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
                 h->seen++;
                 h->has_flags = flags != 0;
                 h->flags = flags;
+                link_map_add(e, h);
                 if (h->seen >= h->nlink)
                         hl_drop_locked(e, p);
         }
@@ -1181,7 +1230,7 @@ static void process_entry(struct worker *w, struct dnode *d, const char *name) {
                 }
                 d->changed = true;
                 unsigned f = 0;
-                if (copy_regular(w, d, name, &st, &f, 0) == 1)
+                if (copy_regular(w, d, name, &st, &f, false) == 1)
                         atomic_fetch_add(&e->vanished, 1);
                 break;
         default:
@@ -1525,8 +1574,6 @@ int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_er
         stats->vanished += atomic_load(&e->vanished);
         stats->errors += atomic_load(&e->errors);
         stats->elapsed += copy_now() - start;
-        if (run->ret_need_full && atomic_load(&e->need_full))
-                *run->ret_need_full = true;
 
         if (r >= 0 && e->fatal) {
                 r = e->fatal;
@@ -1592,6 +1639,21 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
                 safe_close(root.src_fd);
                 return -errno;
         }
+        _cleanup_fclose_ FILE *map = NULL;
+        if (o->link_map) {
+                /* File handles of DST: for root's eyes only. */
+                int fd = open(o->link_map, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                map = fd >= 0 ? fdopen(fd, "we") : NULL;
+                if (!map) {
+                        r = -errno;
+                        safe_close(fd);
+                        safe_close(root.src_fd);
+                        safe_close(root.dst_fd);
+                        set_error(ret_error, "Cannot create the link map %s: %s", o->link_map, strerror(-r));
+                        return r;
+                }
+                fputs("rootraid-copy-links 1\n", map);
+        }
         struct copy_run run = {
                 .opts = o,
                 .roots = &root,
@@ -1600,8 +1662,20 @@ int copy_tree(const struct copy_options *o, struct copy_stats *ret_stats, char *
                 .recurse = true,
                 .src_mount_fd = src,
                 .dst_root_fd = dst,
+                .link_map = map,
         };
         r = copy_run(&run, &stats, ret_error);
+        if (map) {
+                /* A map that may lack entries must not be trusted. */
+                int k = fflush(map) == 0 && !ferror(map) ? 0 : -(errno ?: EIO);
+                if (fclose(TAKE_PTR(map)) != 0 && k == 0)
+                        k = -errno;
+                if (k < 0) {
+                        (void) unlink(o->link_map); /* the sync falls back to a full comparison */
+                        copy_message(o, COPY_MESSAGE_WARNING, ".", "cannot write the link map %s: %s",
+                                     o->link_map, strerror(-k));
+                }
+        }
         if (ret_stats)
                 *ret_stats = stats;
         return r;
@@ -1623,7 +1697,7 @@ static size_t path_depth(const char *dir) {
  * of at most STACK_MAX directories of the same depth: a directory is never
  * worked on while its parent's run may be creating it. */
 static int sync_batches(const struct copy_options *o, int src, int dst, char **list, bool names,
-                        struct timespec t0, struct copy_stats *stats, bool *need_full, char **ret_error) {
+                        struct timespec t0, struct copy_stats *stats, struct hl_defer *defer, char **ret_error) {
         size_t n = strv_length(list), k = 0, depth = 0;
         struct copy_root roots[STACK_MAX] = {};
         _cleanup_free_ char *cur = NULL;
@@ -1650,7 +1724,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                                 struct copy_run run = {
                                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
                                         .recurse = !names, .partial = true, .sync = true, .t0 = t0, .src_mount_fd = src,
-                                        .dst_root_fd = dst, .ret_need_full = need_full,
+                                        .dst_root_fd = dst, .defer = defer,
                                 };
                                 r = copy_run(&run, stats, ret_error);
                                 for (size_t j = 0; j < k; j++) {
@@ -1675,7 +1749,7 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                 struct copy_run run = {
                         .opts = o, .roots = roots, .n_roots = k, .compare = true,
                         .recurse = !names, .partial = true, .sync = true, .t0 = t0, .src_mount_fd = src,
-                        .dst_root_fd = dst, .ret_need_full = need_full,
+                        .dst_root_fd = dst, .defer = defer,
                 };
                 r = copy_run(&run, stats, ret_error);
         }
@@ -1685,6 +1759,348 @@ static int sync_batches(const struct copy_options *o, int src, int dst, char **l
                 free(roots[j].path);
                 strv_free(roots[j].only);
         }
+        return r;
+}
+
+/* ---- hard-linked files changed since the first pass ---- */
+
+/* One name of a changed hard-linked file, met by a sync. */
+struct hl_name {
+        char *dir;              /* relative to the root, "." for it */
+        const char *name;       /* inside dir's allocation */
+        ino_t ino;
+        nlink_t nlink;
+};
+
+/* A copy that copy_tree() made of a source inode (the link map). */
+struct hl_copy {
+        ino_t ino;
+        struct file_handle *fh;
+};
+
+static int hl_name_cmp(const void *a, const void *b) {
+        const struct hl_name *x = a, *y = b;
+        if (x->ino != y->ino)
+                return x->ino < y->ino ? -1 : 1;
+        int c = strcmp(x->dir, y->dir);
+        return c ? c : strcmp(x->name, y->name);
+}
+
+static bool hl_names_have(const struct hl_name *names, size_t n, ino_t ino) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (names[mid].ino == ino)
+                        return true;
+                if (names[mid].ino < ino)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+/* Reads the copies of the inodes in names (sorted by ino) from the link
+ * map: memory for the changed inodes only, however large the map.
+ * *ret_usable is false when there is no map or it may lack entries. */
+static int link_map_read(const char *path, const struct hl_name *names, size_t n, struct hl_copy **ret,
+                         size_t *ret_n, bool *ret_usable) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        struct hl_copy *copies = NULL;
+        size_t size = 0, k = 0;
+        bool header = false, usable = true;
+
+        *ret = NULL;
+        *ret_n = 0;
+        *ret_usable = false;
+        if (!path)
+                return 0;
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while (getline(&line, &size, f) > 0) {
+                uintmax_t ino;
+                int type, len = 0;
+                char hex[2 * MAX_HANDLE_SZ + 1];
+                if (streq(line, "rootraid-copy-links 1\n")) {
+                        header = true;
+                        continue;
+                }
+                if (sscanf(line, "%ju %d %256[0-9a-f]%n", &ino, &type, hex, &len) != 3 || strlen(hex) % 2) {
+                        usable = false; /* "incomplete", or damaged */
+                        continue;
+                }
+                if (!hl_names_have(names, n, (ino_t) ino))
+                        continue;
+                size_t bytes = strlen(hex) / 2;
+                struct file_handle *fh = malloc(sizeof *fh + bytes);
+                struct hl_copy *nc = realloc(copies, (k + 1) * sizeof *copies);
+                if (!fh || !nc) {
+                        free(fh);
+                        if (nc)
+                                copies = nc;
+                        for (size_t i = 0; i < k; i++)
+                                free(copies[i].fh);
+                        free(copies);
+                        return -ENOMEM;
+                }
+                copies = nc;
+                fh->handle_type = type;
+                fh->handle_bytes = (unsigned) bytes;
+                for (size_t i = 0; i < bytes; i++)
+                        sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
+                copies[k++] = (struct hl_copy) { .ino = (ino_t) ino, .fh = fh };
+        }
+        *ret = copies;
+        *ret_n = k;
+        *ret_usable = header && usable && !ferror(f);
+        return 0;
+}
+
+/* Opens the directory dir of SRC and of DST. */
+static int open_dir_pair(int src, int dst, const char *dir, int *ret_src, int *ret_dst) {
+        _cleanup_close_ int s = -EBADF, d = -EBADF;
+        int r = open_rel(src, dir, &s);
+        if (r < 0)
+                return r;
+        r = open_rel(dst, dir, &d);
+        if (r < 0)
+                return r;
+        *ret_src = TAKE_FD(s);
+        *ret_dst = TAKE_FD(d);
+        return 0;
+}
+
+/* Makes the DST name dir/name a link to target (an O_PATH fd); keeps the
+ * DST directory's metadata (times, flags) equal to SRC's. */
+static int hl_link_name(struct worker *w, int src, int dst, const struct hl_name *n, int target,
+                        const struct stat *tst) {
+        _cleanup_close_ int sdir = -EBADF, ddir = -EBADF;
+        struct stat st, sdst;
+        int r = open_dir_pair(src, dst, n->dir, &sdir, &ddir);
+        if (r < 0)
+                return r;
+        if (fstatat(ddir, n->name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_ino == tst->st_ino &&
+            st.st_dev == tst->st_dev)
+                return 0;
+        unsigned f = 0;
+        if (get_flags(ddir, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+                (void) apply_flags(ddir, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* linkat tells */
+        uint64_t count = 0;
+        r = remove_tree(ddir, n->name, &count);
+        if (r >= 0)
+                r = link_to(target, ddir, n->name);
+        if (r >= 0)
+                atomic_fetch_add(&w->e->hardlinks, 1);
+        /* The directory changed in DST: its times (and flags) again. */
+        int k = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true);
+        return r < 0 ? r : k;
+}
+
+/* Settles one changed inode: names[0..n) are all the names the sync met,
+ * copies[0..m) the copies the link map knows of.  Returns 0, 1 with *ret_why
+ * when its names cannot all be known, or a negative errno. */
+static int hl_settle(struct worker *w, int src, int dst, const struct hl_name *names, size_t n,
+                     const struct hl_copy *copies, size_t m, bool map_usable, char **ret_why) {
+        _cleanup_close_ int sdir = -EBADF, ddir = -EBADF, sfd = -EBADF, dfd = -EBADF, target = -EBADF;
+        struct stat st, tst;
+        int r;
+
+        r = open_dir_pair(src, dst, names[0].dir, &sdir, &ddir);
+        if (r < 0)
+                return r;
+        sfd = openat(sdir, names[0].name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (sfd < 0 || fstat(sfd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_ino != names[0].ino || st.st_nlink != names[0].nlink) {
+                (void) asprintf(ret_why, "%s/%s changed while syncing", names[0].dir, names[0].name);
+                return 1;
+        }
+        if (n < st.st_nlink) {
+                /* Names outside the record: they are in DST, linked to
+                 * the copy made by the first pass.  Rewrite that inode. */
+                struct stat best = {};
+                for (size_t i = 0; i < m; i++) {
+                        _cleanup_close_ int fd = open_by_handle_at(dst, copies[i].fh, O_PATH | O_CLOEXEC);
+                        struct stat cst;
+                        if (fd < 0 || fstat(fd, &cst) < 0 || !S_ISREG(cst.st_mode) || cst.st_nlink <= best.st_nlink)
+                                continue;
+                        best = cst;
+                        safe_close(target);
+                        target = TAKE_FD(fd);
+                }
+                if (target < 0) {
+                        (void) asprintf(ret_why,
+                                        "a changed file with %ju names (%s/%s) has names outside the change record, "
+                                        "and %s", (uintmax_t) st.st_nlink, names[0].dir, names[0].name,
+                                        !map_usable ? "there is no complete link map to find their copy"
+                                                    : "the link map knows no copy of it in the target");
+                        return 1;
+                }
+                char p[32];
+                unsigned f = 0;
+                _cleanup_close_ int ro = open(proc_fd(p, target), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                if (ro >= 0 && get_flags(ro, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+                        (void) apply_flags(ro, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* open() tells */
+                dfd = open(proc_fd(p, target), O_WRONLY | O_TRUNC | O_CLOEXEC);
+                if (dfd < 0)
+                        return -errno;
+        } else {
+                /* Every name is known: a new copy, without a name until
+                 * it is complete, then linked under each. */
+                dfd = openat(ddir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+                if (dfd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                        return -errno;
+                if (dfd < 0) {
+                        /* No O_TMPFILE here: made under its first name. */
+                        uint64_t count = 0;
+                        unsigned f = 0;
+                        struct stat sdst;
+                        if (get_flags(ddir, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+                                (void) apply_flags(ddir, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* openat tells */
+                        r = remove_tree(ddir, names[0].name, &count);
+                        if (r < 0)
+                                return r;
+                        dfd = openat(ddir, names[0].name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        if (dfd < 0)
+                                return -errno;
+                        r = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true);
+                        if (r < 0)
+                                return r;
+                }
+                target = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+                if (target < 0)
+                        return -errno;
+        }
+        bool src_side = false;
+        r = copy_data(w, sfd, dfd, &st, &src_side);
+        if (r >= 0)
+                r = set_meta_fd(w, sfd, dfd, &st, false);
+        if (r >= 0 && fstat(dfd, &tst) < 0)
+                r = -errno;
+        if (r < 0)
+                return r;
+        atomic_fetch_add(&w->e->files, 1);
+        for (size_t i = 0; i < n; i++) {
+                r = hl_link_name(w, src, dst, &names[i], target, &tst);
+                if (r < 0)
+                        return r;
+        }
+        /* Flags such as immutable forbid link(): last. */
+        return copy_flags(sfd, dfd);
+}
+
+/* Settles every changed hard-linked file the sync met (q), with all its
+ * names: those met, and the others through the copy the link map names.
+ * Afterwards each copy must have as many names in DST as the file in SRC.
+ * Returns 0, 1 with *ret_why when something cannot be known (the caller
+ * then compares the whole tree), or a negative errno. */
+static int sync_hardlinks(const struct copy_options *o, int src, int dst, struct hl_defer *q, struct copy_stats *stats,
+                          char **ret_why, char **ret_error) {
+        _cleanup_free_ struct hl_name *names = calloc(MAX(q->n, (size_t) 1), sizeof *names);
+        struct hl_copy *copies = NULL;
+        size_t n = 0, m = 0;
+        bool map_usable = false;
+        int r = 0;
+
+        if (q->n == 0)
+                return 0;
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < q->n && r == 0; i++) {
+                struct hl_name *h = &names[n];
+                _cleanup_close_ int sdir = -EBADF;
+                struct stat st;
+                char *slash = strrchr(q->paths[i], '/');
+                h->dir = strdup(slash ? q->paths[i] : ".");
+                if (!h->dir) {
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+                if (slash) {
+                        h->dir[slash - q->paths[i]] = 0;
+                        h->name = h->dir + (slash - q->paths[i]) + 1;
+                } else
+                        h->name = q->paths[i];
+                if (open_rel(src, h->dir, &sdir) < 0 || fstatat(sdir, h->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode) || st.st_nlink < 2) {
+                        (void) asprintf(ret_why, "%s changed while syncing", q->paths[i]);
+                        r = 1;
+                        break;
+                }
+                h->ino = st.st_ino;
+                h->nlink = st.st_nlink;
+        }
+        if (r == 0) {
+                qsort(names, n, sizeof *names, hl_name_cmp);
+                /* The same name met twice (in the record and in a subtree). */
+                size_t k = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (k > 0 && hl_name_cmp(&names[k - 1], &names[i]) == 0)
+                                free(names[i].dir);
+                        else
+                                names[k++] = names[i];
+                n = k;
+                r = link_map_read(o->link_map, names, n, &copies, &m, &map_usable);
+                if (r < 0)
+                        set_error(ret_error, "Cannot read the link map %s: %s", o->link_map, strerror(-r));
+        }
+
+        struct engine e = { .o = o };
+        struct copy_run run = { .opts = o, .src_mount_fd = src, .dst_root_fd = dst };
+        struct worker w = { .e = &e, .buf = malloc(COPY_BUF), .xlist = malloc(XATTR_LIST_MAX_),
+                            .xlist2 = malloc(XATTR_LIST_MAX_), .xval = malloc(XATTR_VALUE_MAX) };
+        e.run = &run;
+        if (r == 0 && (!w.buf || !w.xlist || !w.xlist2 || !w.xval))
+                r = -ENOMEM;
+        for (size_t i = 0, j; r == 0 && i < n; i = j) {
+                for (j = i; j < n && names[j].ino == names[i].ino; j++)
+                        ;
+                /* The link map is in the order of the copy, not of inodes. */
+                _cleanup_free_ struct hl_copy *mine = calloc(MAX(m, (size_t) 1), sizeof *mine);
+                size_t k = 0;
+                if (!mine) {
+                        r = -ENOMEM;
+                        break;
+                }
+                for (size_t x = 0; x < m; x++)
+                        if (copies[x].ino == names[i].ino)
+                                mine[k++] = copies[x];
+                r = hl_settle(&w, src, dst, names + i, j - i, mine, k, map_usable, ret_why);
+                if (r < 0) {
+                        set_error(ret_error, "Cannot settle the hard-linked file %s/%s: %s", names[i].dir,
+                                  names[i].name, strerror(-r));
+                        if (target_full(r))
+                                set_error(ret_error, "The target is full (%s) while writing %s/%s.", strerror(-r),
+                                          names[i].dir, names[i].name);
+                }
+        }
+        /* Every copy has all its names, and no others. */
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                _cleanup_close_ int ddir = -EBADF;
+                struct stat st = {};
+                if (open_rel(dst, names[i].dir, &ddir) < 0 || fstatat(ddir, names[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    st.st_nlink != names[i].nlink) {
+                        (void) asprintf(ret_why, "the copy of %s/%s has %ju names in the target, the file %ju",
+                                        names[i].dir, names[i].name, (uintmax_t) st.st_nlink,
+                                        (uintmax_t) names[i].nlink);
+                        r = 1;
+                }
+        }
+        stats->files += atomic_load(&e.files);
+        stats->bytes += atomic_load(&e.bytes);
+        stats->hardlinks += atomic_load(&e.hardlinks);
+        free(w.buf);
+        free(w.xlist);
+        free(w.xlist2);
+        free(w.xval);
+        for (size_t i = 0; i < m; i++)
+                free(copies[i].fh);
+        free(copies);
+        for (size_t i = 0; i < n; i++)
+                free(names[i].dir);
         return r;
 }
 
@@ -1714,7 +2130,8 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
         _cleanup_strv_free_ char **dirs = NULL, **trees = NULL, **renames = NULL;
         _cleanup_free_ char *why = NULL;
         struct timespec t0 = {};
-        bool full = true, need_full = false;
+        struct hl_defer defer = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        bool full = true;
         int r;
 
         r = copy_open_pair(o, &src, &dst, ret_error);
@@ -1738,16 +2155,22 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 replay_renames(dst, renames);
                 /* One level deep first, then the subtrees made or moved in:
                  * no directory is worked on by two runs at once. */
-                r = sync_batches(o, src, dst, dirs, true, t0, &stats, &need_full, ret_error);
+                r = sync_batches(o, src, dst, dirs, true, t0, &stats, &defer, ret_error);
                 if (r >= 0)
-                        r = sync_batches(o, src, dst, trees, false, t0, &stats, &need_full, ret_error);
+                        r = sync_batches(o, src, dst, trees, false, t0, &stats, &defer, ret_error);
+                if (r >= 0) {
+                        free(why);
+                        why = NULL;
+                        r = sync_hardlinks(o, src, dst, &defer, &stats, &why, ret_error);
+                        if (r > 0) {
+                                /* The names of a changed hard-linked file
+                                 * cannot all be known: find them by a walk. */
+                                full = true;
+                                r = 0;
+                        }
+                }
                 if (r < 0)
                         goto finish;
-                if (need_full) {
-                        free(why);
-                        why = strdup("a file with several hard links changed");
-                        full = true;
-                }
         }
         if (full) {
                 copy_message(o, COPY_MESSAGE_INFO, ".", "full comparison of the whole tree: %s", strna(why));
@@ -1764,10 +2187,17 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 r = copy_run(&run, &stats, ret_error);
         }
 finish:
+        for (size_t i = 0; i < defer.n; i++)
+                free(defer.paths[i]);
+        free(defer.paths);
+        pthread_mutex_destroy(&defer.lock);
         /* The record described changes up to now: a later sync must not
          * trust it, it finds no record and compares everything. */
         if (r >= 0 && state_path && unlink(state_path) < 0 && errno != ENOENT)
                 copy_message(o, COPY_MESSAGE_WARNING, ".", "cannot remove the used change record %s: %s", state_path,
+                             strerror(errno));
+        if (r >= 0 && o->link_map && unlink(o->link_map) < 0 && errno != ENOENT)
+                copy_message(o, COPY_MESSAGE_WARNING, ".", "cannot remove the used link map %s: %s", o->link_map,
                              strerror(errno));
         if (ret_stats)
                 *ret_stats = stats;

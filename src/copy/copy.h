@@ -39,6 +39,13 @@ struct copy_options {
         const char *dst;        /* an existing directory */
         unsigned jobs;          /* worker threads; 0: from the CPU count */
         bool checksum;          /* copy_verify(): compare file contents too */
+        /* copy_tree(): a file where it writes, for every source inode with
+         * several links, the file handle of its copy in DST; copy_sync()
+         * reads it to find the copy of a changed hard-linked file whose
+         * other names are not in the change record, and removes it after a
+         * successful sync.  NULL: no such file (such a change then makes
+         * the sync compare the whole tree). */
+        const char *link_map;
         /* Called every progress_interval_ms (default 500) from the thread
          * that called copy_*(), and once at the end. */
         void (*progress)(const struct copy_progress *p, void *userdata);
@@ -95,9 +102,12 @@ int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final
 
 /* Makes o->dst equal to o->src again after a copy_tree().  With a tracker
  * (in-process) or a state file (written by copy_tracker_save()), only the
- * directories where something changed are compared; when the tracker
- * overflowed, stopped, or is missing (both NULL), or a hard-linked file
- * changed, the whole tree is compared by type, size, mtime, ctime (against
+ * entries where something changed are compared; a changed file with
+ * several links is settled with all its names, those in the record and
+ * the others (through o->link_map).  When the tracker overflowed,
+ * stopped, or is missing (both NULL), or the names of a changed
+ * hard-linked file cannot all be known (no link map, or its copies do not
+ * add up), the whole tree is compared by type, size, mtime, ctime (against
  * the time the tracker started), links and metadata, and
  * ret_stats->full_compare says so.  A state file is removed after a
  * successful sync: it no longer says what changed.  Returns as copy_tree(). */

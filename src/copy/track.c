@@ -14,8 +14,12 @@
  * compare the whole tree instead, and say why: the kernel dropped events
  * (FAN_Q_OVERFLOW: the queue is bounded on purpose), too many directories,
  * the recorder died, a path cannot be resolved.  Writes through shared
- * mmap()s do not generate events; the final sync runs with services
- * stopped, and `copy --verify --checksum` finds such a file.
+ * mmap()s generate no FAN_MODIFY; they are recorded by FAN_CLOSE_WRITE
+ * when the last reference to the file opened for writing goes (the
+ * descriptor closed and the mapping gone: at the latest when the process
+ * exits, as services do before the final sync).  A file still mapped
+ * writable at the final sync is not settled; test-copy-sync covers the
+ * process that exits.
  *
  * Across processes (`rootraid copy --track --state FILE`, then
  * `rootraid copy --sync FILE`), the recorder is a daemon forked by the CLI.

@@ -15,11 +15,16 @@
 #define VERIFY_BUF (1024 * 1024)
 #define LINK_BUCKETS 4096
 
+/* A source inode with several links, while some of its names are still
+ * to be met: dropped when all were, so that memory stays bounded by the
+ * inodes whose names are spread over the tree, as in the copy. */
 struct link_map {
         struct link_map *next;
         dev_t sdev;
         ino_t sino;
         ino_t dino;
+        nlink_t nlink;
+        nlink_t seen;
 };
 
 struct verifier {
@@ -27,6 +32,7 @@ struct verifier {
         struct copy_stats *stats;
         char *a, *b;            /* content buffers */
         struct link_map *links[LINK_BUCKETS];
+        size_t n_links, max_links;
         int error;
 };
 
@@ -88,19 +94,29 @@ static void compare_contents(struct verifier *v, int sdir, int ddir, const char 
 
 static void check_link(struct verifier *v, const struct stat *s, const struct stat *d, const char *path) {
         size_t h = ((size_t) s->st_ino * 2654435761u) % LINK_BUCKETS;
-        for (struct link_map *l = v->links[h]; l; l = l->next)
+        for (struct link_map **p = &v->links[h]; *p; p = &(*p)->next) {
+                struct link_map *l = *p;
                 if (l->sdev == s->st_dev && l->sino == s->st_ino) {
                         if (l->dino != d->st_ino)
                                 differ(v, path, "hard link: not linked to its other names in the target");
+                        if (++l->seen >= l->nlink) {
+                                *p = l->next;
+                                free(l);
+                                v->n_links--;
+                        }
                         return;
                 }
+        }
         struct link_map *l = malloc(sizeof *l);
         if (!l) {
                 v->error = -ENOMEM;
                 return;
         }
-        *l = (struct link_map) { .next = v->links[h], .sdev = s->st_dev, .sino = s->st_ino, .dino = d->st_ino };
+        *l = (struct link_map) { .next = v->links[h], .sdev = s->st_dev, .sino = s->st_ino, .dino = d->st_ino,
+                                 .nlink = s->st_nlink, .seen = 1 };
         v->links[h] = l;
+        v->n_links++;
+        v->max_links = MAX(v->max_links, v->n_links);
 }
 
 static char *join(const char *path, const char *name) {
@@ -230,6 +246,10 @@ int copy_verify(const struct copy_options *o, struct copy_stats *ret_stats, char
                 compare_entry(&v, src, dst, ".", ".");
         if (r >= 0 && v.error < 0)
                 r = v.error;
+        if (r >= 0)
+                copy_message(o, COPY_MESSAGE_INFO, ".",
+                             "hard links: at most %zu source inodes waited for their other names at once",
+                             v.max_links);
         free(v.a);
         free(v.b);
         for (size_t i = 0; i < LINK_BUCKETS; i++)

@@ -2,8 +2,9 @@
 /* The in-process API the executor uses: copy_tracker_start() before
  * copy_tree(), changes to SRC, copy_sync() with the tracker; the sync must
  * use the record (no full comparison) and copy_verify() must then find no
- * difference.  Run by test-copy-api.sh on loop images.
- * Usage: test-copy-api SRC DST */
+ * difference, also for a file with several names that changed, through
+ * the link map.  Run by test-copy-api.sh on loop images.
+ * Usage: test-copy-api SRC DST LINK_MAP */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -33,12 +34,13 @@ int main(int argc, char *argv[]) {
         char path[4096], path2[4096];
         int r;
 
-        if (argc != 3) {
-                fprintf(stderr, "usage: %s SRC DST\n", argv[0]);
+        if (argc != 4) {
+                fprintf(stderr, "usage: %s SRC DST LINK_MAP\n", argv[0]);
                 return 2;
         }
         o.src = argv[1];
         o.dst = argv[2];
+        o.link_map = argv[3];
 
         r = copy_tracker_start(o.src, &t);
         if (r == -EOPNOTSUPP) {
@@ -71,6 +73,14 @@ int main(int argc, char *argv[]) {
         snprintf(path, sizeof path, "%s/names/-dash", o.src);
         if (unlink(path) < 0) {
                 fprintf(stderr, "FAIL: unlink: %m\n");
+                return 1;
+        }
+        /* A new name and new contents for a file whose other names do not
+         * change: only the link map says where their copy is. */
+        snprintf(path, sizeof path, "%s/hard/a/one", o.src);
+        snprintf(path2, sizeof path2, "%s/api-dir/one-more", o.src);
+        if (link(path, path2) < 0 || write_file(o.src, "api-dir/one-more", "linked, rewritten\n") < 0) {
+                fprintf(stderr, "FAIL: link: %m\n");
                 return 1;
         }
 

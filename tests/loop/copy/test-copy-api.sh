@@ -9,4 +9,4 @@ make_fs src 300 ext4
 make_fs dst 300 ext4
 python3 "$(dirname "$0")/hostile-tree.py" "$WORK/src" || fail "generating the tree"
 sleep 1.2 # see test-copy-sync.sh: ctime in the second the tracker starts counts as a change
-"$API" "$WORK/src" "$WORK/dst"
+"$API" "$WORK/src" "$WORK/dst" "$WORK/copy.links"
