@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "steps/kinds.h"
+#include "steps/luks.h"
 #include "steps/md.h"
 #include "steps/target.h"
 #include "util/fileio.h"
@@ -162,6 +163,16 @@ int verify_run(struct step_context *ctx, const struct plan_step *step, char ***r
                 problem(&problems, "cannot inspect the initramfs: %s", strerror(-r));
         else if (r == 0)
                 problem(&problems, "%s", initrd);
+        if (r > 0 && streq(generator, "initramfs-tools")) {
+                /* luks strategy: the images must unlock the container on
+                 * the array unattended (see luks.h). */
+                _cleanup_free_ char *luks = NULL;
+                r = luks_initramfs_check(ctx->plan, "/", NULL, &luks);
+                if (r < 0)
+                        problem(&problems, "cannot inspect the initramfs for LUKS: %s", strerror(-r));
+                else if (r == 0)
+                        problem(&problems, "%s", luks);
+        }
 
         if (streq(loader, "grub-pc"))
                 for (size_t i = 0; i < json_object_array_length(disks); i++) {
