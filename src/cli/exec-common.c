@@ -40,6 +40,8 @@ const char *exec_target_dir(const struct plan *p) {
         return EXEC_DEFAULT_TARGET;
 }
 
+static bool waited;
+
 static void say_waiting(const char *holder, unsigned long timeout_ms) {
         _cleanup_free_ char *who = strdup(strna(holder));
         unsigned long s = (timeout_ms + 999) / 1000;
@@ -53,9 +55,10 @@ static void say_waiting(const char *holder, unsigned long timeout_ms) {
                    "shows its progress; --wait=0 does not wait).",
                    s >= 7200 ? s / 3600 : s >= 120 ? s / 60 : s, s >= 7200 ? "hours" : s >= 120 ? "minutes" : "seconds",
                    RESUME_UNIT_NAME);
+        waited = true;
 }
 
-int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret) {
+int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret, bool *ret_waited) {
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -72,11 +75,13 @@ int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret) {
         if (r < 0)
                 return log_error_errno(r, "Cannot take the lock %s: %s", JOURNAL_DIR "/" EXEC_LOCK_FILE_NAME,
                                        error ? error : strerror(-r));
+        if (ret_waited)
+                *ret_waited = waited;
         return 0;
 }
 
 int exec_take_lock(struct exec_lock **ret) {
-        return exec_take_lock_wait(0, ret);
+        return exec_take_lock_wait(0, ret, NULL);
 }
 
 int exec_load(struct journal **ret_journal, struct plan **ret_plan) {

@@ -29,8 +29,8 @@ int exec_take_lock(struct exec_lock **ret);
 
 /* Like exec_take_lock(), but while another executor holds the lock (the
  * resume unit, after a reboot), says so and waits for up to timeout_sec
- * for it to finish. */
-int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret);
+ * for it to finish.  *ret_waited (may be NULL) says whether it had to. */
+int exec_take_lock_wait(unsigned long timeout_sec, struct exec_lock **ret, bool *ret_waited);
 
 /* Loads the newest valid journal and the plan embedded in it.  -ENOENT
  * (logged) when there is none. */

@@ -33,7 +33,7 @@ static void help(bool rollback) {
                rollback ? "Undo the journaled migration, before its point of no return."
                         : "Continue the migration (or rollback) recorded in the journal in " JOURNAL_DIR ".\n"
                           "While another executor runs (rootraid-resume.service after a reboot), wait for it,\n"
-                          "then check the journal's steps and report the outcome.",
+                          "then report the outcome (exit 0 when it finished the migration).",
                rollback ? "" :
                "     --wait=SEC  wait up to SEC seconds for another running executor (default 21600,\n"
                "                 6 hours); 0 refuses at once (exit 11)\n");
@@ -51,7 +51,7 @@ static int run_from_journal(int argc, char *argv[], bool rollback) {
         _cleanup_journal_free_ struct journal *j = NULL;
         _cleanup_(exec_lock_releasep) struct exec_lock *lock = NULL;
         _cleanup_free_ char *error = NULL;
-        bool dry_run = false, json_events = false;
+        bool dry_run = false, json_events = false, waited = false;
         unsigned long wait_sec = rollback ? 0 : RESUME_WAIT_DEFAULT_SEC;
         int c, r;
 
@@ -85,13 +85,22 @@ static int run_from_journal(int argc, char *argv[], bool rollback) {
                 return log_error_errno(-EINVAL, "--json is for programs: use it without --dry-run.");
         /* A resume started while the resume unit works after a reboot
          * waits for it, then re-checks: the outcome, not exit 11. */
-        if (!dry_run && (r = exec_take_lock_wait(wait_sec, &lock)) < 0)
+        if (!dry_run && (r = exec_take_lock_wait(wait_sec, &lock, &waited)) < 0)
                 return r;
         r = exec_load(&j, &p);
         if (r < 0)
                 return r;
         if (json_events)
                 (void) exec_events_begin(rollback ? "rollback" : "resume", j->plan_path);
+        /* The executor we waited for got to the end: report, do not check
+         * everything again (a check cut short by the next reboot would
+         * leave the journal saying "applying"). */
+        if (waited && !rollback && (j->run_state == RUN_STATE_FINISHED || j->run_state == RUN_STATE_ROLLED_BACK)) {
+                log_notice("%s", j->run_state == RUN_STATE_FINISHED
+                                         ? "The other executor finished the migration: every step is done and checked."
+                                         : "The other executor finished the rollback.");
+                return 0;
+        }
         struct executor_options opts = {
                 .dry_run = dry_run,
                 .target_dir = exec_target_dir(p),
