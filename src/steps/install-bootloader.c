@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "steps/kinds.h"
+#include "steps/lvm.h"
 #include "steps/md.h"
 #include "steps/target.h"
 #include "util/fileio.h"
@@ -85,7 +86,15 @@ static int config_names_root(struct step_context *ctx, const char *root) {
                 return 0;
         if (asprintf(&needle, "root=UUID=%s", uuid) < 0)
                 return -ENOMEM;
-        return strcasestr(text, needle) != NULL;
+        if (strcasestr(text, needle))
+                return 1;
+        /* A root kept on LVM (the lvm strategy): grub-mkconfig names it by
+         * its /dev/mapper path, never by UUID. */
+        _cleanup_free_ char *mapper = NULL, *word = NULL;
+        if (!lvm_plan_keeps_root(ctx->plan) || lvm_root_mapper_path(ctx->plan, &mapper) < 0 ||
+            asprintf(&word, "root=%s ", mapper) < 0)
+                return 0;
+        return strstr(text, word) != NULL;
 }
 
 static int install_bootloader_check(struct step_context *ctx, const struct plan_step *step) {

@@ -581,3 +581,30 @@ int lvm_booted_new_system(const struct plan *p) {
                 return r;
         return lvm_cmdline_names_root(cmdline, root_uuid);
 }
+
+int lvm_root_mapper_path(const struct plan *p, char **ret) {
+        _cleanup_free_ char *real = NULL, *namefile = NULL, *name = NULL;
+        json_object *fss, *v;
+        const char *device = NULL;
+        int r;
+
+        if (!p || !p->target || !json_object_object_get_ex(p->target, "filesystems", &fss))
+                return -ENOENT;
+        for (size_t i = 0; i < json_object_array_length(fss); i++) {
+                json_object *fs = json_object_array_get_idx(fss, i);
+                if (json_object_object_get_ex(fs, "mountpoint", &v) && streq_ptr(json_object_get_string(v), "/") &&
+                    json_object_object_get_ex(fs, "device", &v))
+                        device = json_object_get_string(v);
+        }
+        if (!device)
+                return -ENOENT;
+        real = realpath(device, NULL);
+        if (!real)
+                return -errno;
+        if (asprintf(&namefile, "/sys/class/block/%s/dm/name", strrchr(real, '/') + 1) < 0)
+                return -ENOMEM;
+        r = read_one_line_file(namefile, &name);
+        if (r < 0)
+                return r;
+        return asprintf(ret, "/dev/mapper/%s", name) < 0 ? -ENOMEM : 0;
+}

@@ -134,3 +134,7 @@ bool lvm_cmdline_names_root(const char *cmdline, const char *uuid);
  * the old /boot already overwritten), 0 when it runs as before the reboot
  * or came back through the fallback, <0 error. */
 int lvm_booted_new_system(const struct plan *p);
+
+/* The /dev/mapper/VG-LV path of the plan's root LV (as grub-mkconfig
+ * writes it on the kernel command line instead of root=UUID=). */
+int lvm_root_mapper_path(const struct plan *p, char **ret);
