@@ -205,6 +205,15 @@ static void append_raw(const char *path, const char *text) {
         ASSERT(fclose(f) == 0);
 }
 
+/* Blanks every "time" value in place: the two run-starts are written
+ * moments apart. */
+static char *untimed(char *text) {
+        for (char *p = text; (p = strstr(p, "\"time\":\"")); p += 8)
+                for (char *q = p + 8; *q && *q != '"'; q++)
+                        *q = 'x';
+        return text;
+}
+
 static void test_events_file(void) {
         char *tmp = test_tmpdir(), *path = test_path(tmp, EVENTS_FILE_NAME), *out = test_path(tmp, "stdout");
         struct events_tail t = {};
@@ -235,7 +244,7 @@ static void test_events_file(void) {
         fclose(o);
         fclose(f);
         char *a = test_read(tmp, "stdout"), *b = test_read(tmp, EVENTS_FILE_NAME);
-        ASSERT(streq(a, b)); /* the same six events in both */
+        ASSERT(streq(untimed(a), untimed(b))); /* the same six events in both */
         free(a);
         free(b);
 
