@@ -64,19 +64,19 @@ writer() {
                 chmod $((600 + i % 77)) "$S/live/d$((i % 7))/new-$i" 2>/dev/null
                 # Hard links: new files with several names, names added to
                 # and removed from files linked before the copy (their other
-                # names are not in the record), and their contents changed.
-                [ $((i % 5)) = 0 ] && ln -f "$S/live/d$((i % 7))/new-$i" "$S/live/link-$((i % 3))"
-                if [ $((i % 4)) = 0 ]; then
-                        rm -f "$S/live/one-link-$((i % 3))"
-                        ln "$S/hard/a/one" "$S/live/one-link-$((i % 3))"
-                fi
-                [ $((i % 3)) = 0 ] && echo "$i" >>"$S/hard/b/two"
-                [ $((i % 6)) = 0 ] && mmap_write "$S/live/mapped"
+                # names are not in the record), and their contents changed;
+                # every round, since the first pass may last only a few.
+                ln -f "$S/live/d$((i % 7))/new-$i" "$S/live/link-$((i % 3))"
+                rm -f "$S/live/one-link-$((i % 3))"
+                ln "$S/hard/a/one" "$S/live/one-link-$((i % 3))"
+                echo "$i" >>"$S/hard/b/two"
+                mmap_write "$S/live/mapped"
                 [ $((i % 9)) = 0 ] && mv "$S/live/d$((i % 7))" "$S/live/renamed-dir-$i"
                 [ $((i % 11)) = 0 ] && rm -rf "$S/live/renamed-dir-$((i - 18))"
                 touch -d "@$((1600000000 + i))" "$S/modes/setuid"
                 setfattr -n user.counter -v "$i" "$S/data/random-odd"
                 rm -f "$S/bulk/001/f$(printf %06d $((500 + i)))"
+                echo "$i" >"$WORK/rounds"
         done
 }
 writer &
@@ -95,6 +95,7 @@ rc=$?
 cat "$WORK/copy.out"
 touch "$WORK/stop"
 wait "$WRITER"
+echo "the writer made $(cat "$WORK/rounds" 2>/dev/null || echo 0) rounds of changes"
 [ $rc = 0 ] || fail "rootraid copy --track exited with $rc"
 restore_queue
 
