@@ -85,7 +85,13 @@ static int wait_resync_apply(struct step_context *ctx, const struct plan_step *s
                                 done += h.sync_done;
                                 total += h.sync_total;
                         }
-                        if (time(NULL) - last_log >= 30 && !complete(&h))
+                        if (time(NULL) - last_log >= 30 && !complete(&h) && h.sync_total == 0)
+                                /* sync_completed is "delayed" (or "none"):
+                                 * md resyncs arrays sharing a disk one at a
+                                 * time, so "0 of 0 sectors" would mislead. */
+                                step_log(ctx, LOG_LEVEL_INFO, 0, "%s: %s pending (arrays that share a disk resync one at a time)",
+                                         node, h.sync_action);
+                        else if (time(NULL) - last_log >= 30 && !complete(&h))
                                 step_log(ctx, LOG_LEVEL_INFO, 0, "%s: %s, %llu of %llu sectors", node, h.sync_action,
                                          (unsigned long long) h.sync_done, (unsigned long long) h.sync_total);
                         md_health_done(&h);
