@@ -131,16 +131,21 @@ static int follow(void) {
                                 continue; /* a line cut short by a crash */
                         /* Progress: a line every 10 s per step is plenty to read. */
                         if (text && strstr(lines[i], "\"event\":\"progress\"")) {
+                                const char *k = strstr(lines[i], "\"step\":");
+                                _cleanup_free_ char *key = k ? strndup(k, strcspn(k, ",}")) : NULL;
                                 clock_gettime(CLOCK_MONOTONIC, &now);
-                                bool same = last_step && strstr(lines[i], last_step);
+                                /* Also when following started in the middle of a step. */
+                                bool same = last_step && key && streq(key, last_step);
                                 if (same && now.tv_sec - last_progress < 10 && !strstr(lines[i], "\"percent\":100"))
                                         continue;
+                                if (!same) {
+                                        free(last_step);
+                                        last_step = TAKE_PTR(key);
+                                }
                                 last_progress = now.tv_sec;
                         } else if (text && strstr(lines[i], "\"event\":\"step-start\"")) {
                                 free(last_step);
-                                const char *k = strstr(lines[i], "\"step\":");
-                                last_step = k ? strndup(k, strcspn(k, ",}")) : NULL;
-                                last_progress = 0;
+                                last_step = NULL;
                         }
                         if (text)
                                 puts(text);
