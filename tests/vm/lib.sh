@@ -62,7 +62,7 @@ vm_image() {
         out=$("$VM_LIB_DIR/build-image" --layout "$@")
         rc=$?
         case $rc in
-        0) echo "$out" ;;
+        0) echo "${out##*$'\n'}" ;; # the last line: the path, whatever else came out
         77) vm_skip "cannot build the $1 image here: $out" ;;
         *) vm_log "building the $1 image failed (exit $rc)"; return 1 ;;
         esac
