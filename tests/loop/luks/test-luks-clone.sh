@@ -32,17 +32,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-loop() { # NAME SIZE_MIB: prints the loop device
-        truncate -s "${2}M" "$WORK/$1.img" || exit 1
+# loop VAR NAME SIZE_MIB: attaches a new image, sets VAR to the device.  Not
+# called in $(...): LOOPS must grow in this shell, or cleanup detaches nothing.
+loop() {
+        truncate -s "${3}M" "$WORK/$2.img" || exit 1
         local l
-        l=$(losetup -f --show "$WORK/$1.img") || skip "no loop device available"
+        l=$(losetup -f --show "$WORK/$2.img") || skip "no loop device available"
         LOOPS+=("$l")
-        echo "$l"
+        printf -v "$1" %s "$l"
 }
 
-SRC=$(loop src 64)
-DST=$(loop dst 60)   # smaller, as an array is than the old partition
-SMALL=$(loop small 40)
+loop SRC src 64
+loop DST dst 60   # smaller, as an array is than the old partition
+loop SMALL small 40
 head -c 64 /dev/urandom >"$WORK/keyfile"
 
 # Fast key derivation: the test is about the header, not the KDF.
