@@ -286,7 +286,7 @@ int lvm_move_state(const char *vg, const char *from, double *ret_percent) {
 }
 
 int lvm_abort_move(struct step_context *ctx, const char *vg, const char *device) {
-        _cleanup_free_ char *from_node = lvm_node(ctx, device);
+        _cleanup_free_ char *from_node = md_plan_node(ctx, device);
         const char *from = from_node;
         double pct;
         if (!from)
@@ -304,7 +304,7 @@ int lvm_abort_move(struct step_context *ctx, const char *vg, const char *device)
 }
 
 int lvm_move_extents(struct step_context *ctx, const char *vg, const char *from_device, const char *to_device) {
-        _cleanup_free_ char *from_node = lvm_node(ctx, from_device), *to_node = lvm_node(ctx, to_device);
+        _cleanup_free_ char *from_node = md_plan_node(ctx, from_device), *to_node = md_plan_node(ctx, to_device);
         const char *from = from_node, *to = to_node;
         const char *argv[8];
         struct lvm_pv_report pv;
@@ -461,27 +461,8 @@ int lvm_initramfs_check(const char *root, const char *generator, const char *ker
         return r;
 }
 
-char *lvm_node(struct step_context *ctx, const char *device) {
-        json_object *arrays, *v;
-        struct stat st;
-
-        if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target ||
-            !json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
-                return strdup(device);
-        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
-                json_object *a = json_object_array_get_idx(arrays, i);
-                char *node;
-                if (!json_object_object_get_ex(a, "device", &v) || !streq_ptr(json_object_get_string(v), device) ||
-                    !json_object_object_get_ex(a, "uuid", &v))
-                        continue;
-                if (md_find_array(json_object_get_string(v), &node) >= 0)
-                        return node;
-        }
-        return strdup(device);
-}
-
 int lvm_step_find_pv(struct step_context *ctx, const char *device, struct lvm_pv_report *ret) {
-        _cleanup_free_ char *node = lvm_node(ctx, device);
+        _cleanup_free_ char *node = md_plan_node(ctx, device);
         if (!node)
                 return -ENOMEM;
         int r = lvm_find_pv(node, ret);
@@ -493,7 +474,7 @@ int lvm_step_find_pv(struct step_context *ctx, const char *device, struct lvm_pv
 }
 
 int lvm_step_pv_in_vg(struct step_context *ctx, const char *device, const char *vg) {
-        _cleanup_free_ char *node = lvm_node(ctx, device);
+        _cleanup_free_ char *node = md_plan_node(ctx, device);
         if (!node)
                 return -ENOMEM;
         int r = lvm_pv_in_vg(node, vg);
@@ -503,7 +484,7 @@ int lvm_step_pv_in_vg(struct step_context *ctx, const char *device, const char *
 }
 
 int lvm_step_run(struct step_context *ctx, const char *command, const char *vg, const char *device) {
-        _cleanup_free_ char *node = lvm_node(ctx, device);
+        _cleanup_free_ char *node = md_plan_node(ctx, device);
         if (!node)
                 return -ENOMEM;
         const char *argv[] = { command, vg ?: node, vg ? node : NULL, NULL };

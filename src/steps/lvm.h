@@ -101,14 +101,6 @@ bool lvm_listing_has_lvm(const char *listing);
  * frees), <0 error. */
 int lvm_initramfs_check(const char *root, const char *generator, const char *kernel_release, char **ret_problem);
 
-/* The node to hand lvm2 for device: device itself when it exists, else,
- * for an array of the plan (/dev/md/NAME), its /dev/mdN found by UUID: an
- * array assembled by an initramfs that did not know it yet (a power cut
- * before the new mdadm.conf) is named /dev/md/HOST:NAME or only md127.
- * Caller frees; NULL on out of memory.  The step helpers below and
- * lvm_move_extents()/lvm_abort_move() resolve their devices with it. */
-char *lvm_node(struct step_context *ctx, const char *device);
-
 /* For the step kinds: lvm_find_pv() with a failure to ask lvm2 reported
  * through step_error().  1 with *ret filled (lvm_pv_done()), 0 when device
  * is no PV, <0 error. */

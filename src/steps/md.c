@@ -230,3 +230,22 @@ int md_read_health(const char *node, struct md_health *ret) {
         *ret = h;
         return 0;
 }
+
+char *md_plan_node(struct step_context *ctx, const char *device) {
+        json_object *arrays, *v;
+        struct stat st;
+
+        if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target ||
+            !json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
+                return strdup(device);
+        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
+                json_object *a = json_object_array_get_idx(arrays, i);
+                char *node;
+                if (!json_object_object_get_ex(a, "device", &v) || !streq_ptr(json_object_get_string(v), device) ||
+                    !json_object_object_get_ex(a, "uuid", &v))
+                        continue;
+                if (md_find_array(json_object_get_string(v), &node) >= 0)
+                        return node;
+        }
+        return strdup(device);
+}

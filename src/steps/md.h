@@ -60,3 +60,12 @@ bool md_uuid_equal(const char *a, const char *b);
  * disk and partition; in a dry run (where the partition table may not be
  * written yet) the by-id name DISK-partN stands in for the node. */
 int md_create_resolve(struct step_context *ctx, json_object *m, char **ret);
+
+/* The node for a plan's array device: device itself when it exists, else,
+ * for an array of the plan (/dev/md/NAME), its /dev/mdN found by UUID: an
+ * array assembled by an initramfs that did not know it yet (a power cut
+ * before the new mdadm.conf) is named /dev/md/HOST:NAME or only md127.
+ * Caller frees; NULL on out of memory.  Used by the lvm steps; the steps
+ * that take /dev/md/NAME directly (mkfs, mkswap, mount-target) do not use
+ * it yet. */
+char *md_plan_node(struct step_context *ctx, const char *device);

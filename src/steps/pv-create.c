@@ -9,6 +9,7 @@
  *   undo:  pvremove, when the PV is ours and in no volume group. */
 #include "steps/kinds.h"
 #include "steps/lvm.h"
+#include "steps/md.h"
 #include "util/run.h"
 
 struct args {
@@ -50,7 +51,7 @@ static int pv_create_apply(struct step_context *ctx, const struct plan_step *ste
         int r = parse(ctx, step, &a);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *node = lvm_node(ctx, a.device);
+        _cleanup_free_ char *node = md_plan_node(ctx, a.device);
         if (!node)
                 return -ENOMEM;
         const char *argv[] = { "pvcreate", "--uuid", a.uuid, "--norestorefile", node, NULL };

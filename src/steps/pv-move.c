@@ -13,6 +13,7 @@
  *          `pvmove --background NEW OLD`. */
 #include "steps/kinds.h"
 #include "steps/lvm.h"
+#include "steps/md.h"
 
 struct args {
         const char *vg, *from, *to;
@@ -29,7 +30,7 @@ static int parse(struct step_context *ctx, const struct plan_step *step, struct 
 
 /* >0 when no extent of vg is on device and no move off it is unfinished. */
 static int emptied(struct step_context *ctx, const char *vg, const char *device) {
-        _cleanup_free_ char *node = lvm_node(ctx, device);
+        _cleanup_free_ char *node = md_plan_node(ctx, device);
         struct lvm_pv_report pv;
         double pct;
         int r;
