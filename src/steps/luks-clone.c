@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "steps/kinds.h"
+#include "steps/md.h"
 #include "steps/luks.h"
 #include "steps/signatures.h"
 #include "steps/target.h"
@@ -41,7 +42,12 @@
 
 struct luks_clone_args {
         const char *crypt, *source, *source_mapping, *device, *uuid, *open_as;
+        char *node; /* device, or its /dev/mdN when only that exists */
 };
+
+static void args_done(struct luks_clone_args *a) {
+        free(a->node);
+}
 
 static void crypt_freep(struct crypt_device **cd) {
         if (*cd)
@@ -58,7 +64,8 @@ static int parse(struct step_context *ctx, const struct plan_step *step, struct 
             (r = step_arg_string(ctx, step, "uuid", &a->uuid)) < 0 ||
             (r = step_arg_string(ctx, step, "open_as", &a->open_as)) < 0)
                 return r;
-        return 0;
+        a->node = md_plan_node(ctx, a->device);
+        return a->node ? 0 : -ENOMEM;
 }
 
 /* The size of the filesystem the plan makes inside this container (the
@@ -95,7 +102,7 @@ static int mapping_on(const char *name, const char *dev) {
 
 static int luks_clone_check(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *uuid = NULL;
-        struct luks_clone_args a;
+        _cleanup_(args_done) struct luks_clone_args a = {};
         int r;
 
         r = parse(ctx, step, &a);
@@ -103,9 +110,9 @@ static int luks_clone_check(struct step_context *ctx, const struct plan_step *st
                 return r;
         if (target_presumed_done(ctx, step))
                 return 1;
-        if (luks_read_header(a.device, &uuid, NULL) < 0 || strcasecmp(uuid, a.uuid) != 0)
+        if (luks_read_header(a.node, &uuid, NULL) < 0 || strcasecmp(uuid, a.uuid) != 0)
                 return 0;
-        return mapping_on(a.open_as, a.device) > 0;
+        return mapping_on(a.open_as, a.node) > 0;
 }
 
 /* Opens the clone on dev as name with the key of the running mapping, or
@@ -118,11 +125,11 @@ static int open_clone(struct step_context *ctx, const struct luks_clone_args *a)
         uint64_t offset = 0, size = 0;
         int r;
 
-        r = crypt_init(&cd, a->device);
+        r = crypt_init(&cd, a->node);
         if (r >= 0)
                 r = crypt_load(cd, CRYPT_LUKS, NULL);
         if (r < 0)
-                return step_error(ctx, r, "Cannot load the LUKS header cloned onto %s: %m", a->device);
+                return step_error(ctx, r, "Cannot load the LUKS header cloned onto %s: %m", a->node);
 
         r = luks_mapping_volume_key(a->source_mapping, &key, &key_size, &error);
         if (r >= 0) {
@@ -132,8 +139,8 @@ static int open_clone(struct step_context *ctx, const struct luks_clone_args *a)
                 if (r < 0)
                         return step_error(ctx, r,
                                           "The volume key of %s does not open the clone on %s as %s: %m",
-                                          a->source_mapping, a->device, a->open_as);
-                step_log(ctx, LOG_LEVEL_INFO, 0, "Opened %s as %s with the volume key of %s.", a->device, a->open_as,
+                                          a->source_mapping, a->node, a->open_as);
+                step_log(ctx, LOG_LEVEL_INFO, 0, "Opened %s as %s with the volume key of %s.", a->node, a->open_as,
                          a->source_mapping);
                 return 0;
         }
@@ -150,15 +157,15 @@ static int open_clone(struct step_context *ctx, const struct luks_clone_args *a)
         r = crypt_activate_by_keyfile_device_offset(cd, a->open_as, CRYPT_ANY_SLOT, keyfile, (size_t) size, offset, 0);
         if (r < 0)
                 return step_error(ctx, r, "The key file %s (from %s) does not open the clone on %s: %m", keyfile,
-                                  CRYPTTAB, a->device);
-        step_log(ctx, LOG_LEVEL_INFO, 0, "Opened %s as %s with the key file %s (key slot %d).", a->device, a->open_as,
+                                  CRYPTTAB, a->node);
+        step_log(ctx, LOG_LEVEL_INFO, 0, "Opened %s as %s with the key file %s (key slot %d).", a->node, a->open_as,
                  keyfile, r);
         return 0;
 }
 
 static int luks_clone_apply(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *error = NULL;
-        struct luks_clone_args a;
+        _cleanup_(args_done) struct luks_clone_args a = {};
         int r;
 
         r = parse(ctx, step, &a);
@@ -166,22 +173,22 @@ static int luks_clone_apply(struct step_context *ctx, const struct plan_step *st
                 return r;
         if (ctx->dry_run) {
                 printf("would copy the LUKS header of %s onto %s with UUID %s, and open it as %s with the key of %s\n",
-                       a.source, a.device, a.uuid, a.open_as, a.source_mapping);
+                       a.source, a.node, a.uuid, a.open_as, a.source_mapping);
                 return 0;
         }
-        if (signatures_wait_for_device(a.device, 10000) < 0)
-                return step_error(ctx, ENOENT, "%s does not exist; was the array created?", a.device);
+        if (signatures_wait_for_device(a.node, 10000) < 0)
+                return step_error(ctx, ENOENT, "%s does not exist; was the array created?", a.node);
 
-        r = mapping_on(a.open_as, a.device);
+        r = mapping_on(a.open_as, a.node);
         if (r == -EEXIST)
                 return step_error(ctx, EEXIST, "A device-mapper device named %s exists and is not on %s; close it first.",
-                                  a.open_as, a.device);
+                                  a.open_as, a.node);
 
-        r = luks_header_clone(a.source, a.device, a.uuid, planned_payload(ctx->plan, a.crypt), &error);
+        r = luks_header_clone(a.source, a.node, a.uuid, planned_payload(ctx->plan, a.crypt), &error);
         if (r < 0)
                 return step_error(ctx, r, "%s", error ?: "Cannot clone the LUKS header.");
 
-        if (mapping_on(a.open_as, a.device) > 0)
+        if (mapping_on(a.open_as, a.node) > 0)
                 return 0;
         r = open_clone(ctx, &a);
         if (r < 0)
@@ -192,22 +199,22 @@ static int luks_clone_apply(struct step_context *ctx, const struct plan_step *st
 
 static int luks_clone_undo(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *error = NULL, *source_uuid = NULL;
-        struct luks_clone_args a;
+        _cleanup_(args_done) struct luks_clone_args a = {};
         int r;
 
         r = parse(ctx, step, &a);
         if (r < 0)
                 return r;
         if (ctx->dry_run) {
-                printf("would close %s and erase the LUKS header with UUID %s from %s\n", a.open_as, a.uuid, a.device);
+                printf("would close %s and erase the LUKS header with UUID %s from %s\n", a.open_as, a.uuid, a.node);
                 return 0;
         }
-        if (mapping_on(a.open_as, a.device) > 0) {
+        if (mapping_on(a.open_as, a.node) > 0) {
                 r = crypt_deactivate(NULL, a.open_as);
                 if (r < 0)
                         return step_error(ctx, r, "Cannot close %s: %m; is it still mounted?", a.open_as);
         }
-        if (access(a.device, F_OK) < 0)
+        if (access(a.node, F_OK) < 0)
                 return 0; /* the array is gone (or never came): no header to erase */
 
         /* A crash between the header copy and the new UUID leaves the
@@ -215,7 +222,7 @@ static int luks_clone_undo(struct step_context *ctx, const struct plan_step *ste
          * return the source is still there to tell it. */
         (void) luks_read_header(a.source, &source_uuid, NULL); /* NULL when gone: then only the plan's UUID */
         const char *uuids[] = { a.uuid, source_uuid, NULL };
-        r = luks_header_erase(a.device, uuids, &error);
+        r = luks_header_erase(a.node, uuids, &error);
         if (r < 0)
                 return step_error(ctx, r, "%s", error ?: "Cannot erase the LUKS header.");
         return 0;

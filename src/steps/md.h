@@ -65,7 +65,6 @@ int md_create_resolve(struct step_context *ctx, json_object *m, char **ret);
  * for an array of the plan (/dev/md/NAME), its /dev/mdN found by UUID: an
  * array assembled by an initramfs that did not know it yet (a power cut
  * before the new mdadm.conf) is named /dev/md/HOST:NAME or only md127.
- * Caller frees; NULL on out of memory.  Used by the lvm steps; the steps
- * that take /dev/md/NAME directly (mkfs, mkswap, mount-target) do not use
- * it yet. */
+ * Caller frees; NULL on out of memory.  Every step that takes an array's
+ * /dev/md/NAME from the plan goes through it. */
 char *md_plan_node(struct step_context *ctx, const char *device);

@@ -7,12 +7,18 @@
 #include <string.h>
 
 #include "steps/kinds.h"
+#include "steps/md.h"
 #include "steps/signatures.h"
 #include "util/run.h"
 
 struct mkfs_args {
         const char *device, *type, *uuid, *label;
+        char *node; /* device, or its /dev/mdN when only that exists */
 };
+
+static void args_done(struct mkfs_args *a) {
+        free(a->node);
+}
 
 static int parse_args(struct step_context *ctx, const struct plan_step *step, struct mkfs_args *a) {
         int r;
@@ -22,19 +28,20 @@ static int parse_args(struct step_context *ctx, const struct plan_step *step, st
             (r = step_arg_string(ctx, step, "uuid", &a->uuid)) < 0 ||
             (r = step_arg_string_optional(ctx, step, "label", &a->label)) < 0)
                 return r;
-        return 0;
+        a->node = md_plan_node(ctx, a->device);
+        return a->node ? 0 : -ENOMEM;
 }
 
 static int mkfs_check(struct step_context *ctx, const struct plan_step *step) {
-        struct mkfs_args a;
+        _cleanup_(args_done) struct mkfs_args a = {};
         int r = parse_args(ctx, step, &a);
-        return r < 0 ? r : signatures_check_fs(ctx, a.device, a.type, a.uuid, a.label);
+        return r < 0 ? r : signatures_check_fs(ctx, a.node, a.type, a.uuid, a.label);
 }
 
 static int mkfs_apply(struct step_context *ctx, const struct plan_step *step) {
         const char *argv[16];
         char prog[32], uuid_opt[64], vfat_id[16];
-        struct mkfs_args a;
+        _cleanup_(args_done) struct mkfs_args a = {};
         size_t n = 0;
         int r;
 
@@ -75,21 +82,21 @@ static int mkfs_apply(struct step_context *ctx, const struct plan_step *step) {
                 argv[n++] = streq(a.type, "vfat") ? "-n" : "-L";
                 argv[n++] = a.label;
         }
-        argv[n++] = a.device;
+        argv[n++] = a.node;
         argv[n] = NULL;
 
-        if (!ctx->dry_run && signatures_wait_for_device(a.device, 10000) < 0)
-                return step_error(ctx, ENOENT, "%s does not exist (its partition or array was not created?).", a.device);
+        if (!ctx->dry_run && signatures_wait_for_device(a.node, 10000) < 0)
+                return step_error(ctx, ENOENT, "%s does not exist (its partition or array was not created?).", a.node);
         r = run_argv_checked(argv, 0, NULL);
         if (r < 0)
-                return step_error(ctx, r, "%s on %s failed (see the log).", prog, a.device);
+                return step_error(ctx, r, "%s on %s failed (see the log).", prog, a.node);
         return 0;
 }
 
 static int mkfs_undo(struct step_context *ctx, const struct plan_step *step) {
-        struct mkfs_args a;
+        _cleanup_(args_done) struct mkfs_args a = {};
         int r = parse_args(ctx, step, &a);
-        return r < 0 ? r : signatures_undo_fs(ctx, a.device, a.uuid);
+        return r < 0 ? r : signatures_undo_fs(ctx, a.node, a.uuid);
 }
 
 const struct step_ops step_mkfs = {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "steps/kinds.h"
+#include "steps/md.h"
 #include "steps/signatures.h"
 #include "steps/target.h"
 #include "util/fileio.h"
@@ -55,16 +56,18 @@ static const char *planned_uuid(const struct plan *p, const char *name) {
 
 /* >0 when m is mounted as planned. */
 static int is_mounted(struct step_context *ctx, const struct mnt *m) {
-        _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL;
+        _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL, *node = md_plan_node(ctx, m->device);
         const char *want = planned_uuid(ctx->plan, m->filesystem);
         struct stat st;
         dev_t d;
 
+        if (!node)
+                return -ENOMEM;
         if (target_mounted_dev(m->mountpoint, &d) < 0)
                 return 0;
-        if (stat(m->device, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != d)
+        if (stat(node, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != d)
                 return 0;
-        if (want && (signatures_probe_fs(m->device, &type, &uuid, &label) < 0 || !uuid || strcasecmp(uuid, want) != 0))
+        if (want && (signatures_probe_fs(node, &type, &uuid, &label) < 0 || !uuid || strcasecmp(uuid, want) != 0))
                 return 0;
         return 1;
 }
@@ -98,10 +101,11 @@ static int mount_target_apply(struct step_context *ctx, const struct plan_step *
         if ((r = step_arg_string(ctx, step, "root", &root)) < 0 || (r = step_arg_array(ctx, step, "mounts", &mounts)) < 0)
                 return r;
         for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                _cleanup_free_ char *node = NULL;
                 struct mnt m;
-                if ((r = get_mount(ctx, step, mounts, i, &m)) < 0)
+                if ((r = get_mount(ctx, step, mounts, i, &m)) < 0 || (r = is_mounted(ctx, &m)) < 0)
                         return r;
-                if (is_mounted(ctx, &m) > 0)
+                if (r > 0)
                         continue;
                 if (ctx->dry_run) {
                         printf("would mount %s (%s) on %s\n", m.device, m.fstype, m.mountpoint);
@@ -110,9 +114,14 @@ static int mount_target_apply(struct step_context *ctx, const struct plan_step *
                 r = mkdir_p(m.mountpoint, 0755);
                 if (r < 0)
                         return step_error(ctx, r, "Cannot create %s: %m", m.mountpoint);
-                if (mount(m.device, m.mountpoint, m.fstype, 0, NULL) < 0)
-                        return step_error(ctx, errno, "Cannot mount %s on %s: %m", m.device, m.mountpoint);
-                step_log(ctx, LOG_LEVEL_INFO, 0, "Mounted %s on %s.", m.device, m.mountpoint);
+                /* after a power cut the old initramfs may have assembled
+                 * the array without its /dev/md/NAME link */
+                node = md_plan_node(ctx, m.device);
+                if (!node)
+                        return -ENOMEM;
+                if (mount(node, m.mountpoint, m.fstype, 0, NULL) < 0)
+                        return step_error(ctx, errno, "Cannot mount %s on %s: %m", node, m.mountpoint);
+                step_log(ctx, LOG_LEVEL_INFO, 0, "Mounted %s on %s.", node, m.mountpoint);
         }
         if (ctx->dry_run || !ctx->journal)
                 return 0;
