@@ -305,6 +305,43 @@ vm_reboot() {
         done
 }
 
+# vm_detached_start NAME TAG CMD: runs the guest shell command CMD in its own
+# session in the guest, output to /root/TAG.out, exit code to /root/TAG.rc.
+# On a loaded host a TCG guest can stall for longer than SSH's 30 s
+# keepalive; a command run in the SSH session would then end with it (exit
+# 255, and the hang-up ends the command too).  vm_detached_wait collects it.
+vm_detached_start() {
+        local name=$1 tag=$2 cmd=$3 boot
+        boot=$(vm__boot_id "$name") && [ -n "$boot" ] || { vm_log "vm_detached_start: $name does not answer"; return 1; }
+        echo "$boot" >"$(vm__dir "$name")/$tag.boot"
+        vm_ssh "$name" "rm -f /root/$tag.rc; setsid -f sh -c '($cmd) >/root/$tag.out 2>&1; echo \$? >/root/$tag.rc' </dev/null >/dev/null 2>&1"
+}
+
+# vm_detached_ended NAME TAG: true once the command of vm_detached_start
+# has ended.
+vm_detached_ended() {
+        vm_ssh "$1" "test -s /root/$2.rc" 2>/dev/null
+}
+
+# vm_detached_wait NAME TAG [TIMEOUT]: waits for the command of
+# vm_detached_start, prints its output and sets VM_RC to its exit code.
+# Fails when the guest dies, boots again meanwhile, or TIMEOUT (3600 s)
+# passes.
+vm_detached_wait() {
+        local name=$1 tag=$2 timeout=${3:-3600} boot b start
+        boot=$(cat "$(vm__dir "$name")/$tag.boot")
+        start=$(date +%s)
+        VM_RC=
+        until VM_RC=$(vm_ssh "$name" "cat /root/$tag.rc 2>/dev/null") && [ -n "$VM_RC" ]; do
+                vm__alive "$name" || { vm_log "vm_detached_wait: $name died during $tag"; return 1; }
+                b=$(vm__boot_id "$name") && [ -n "$b" ] && [ "$b" != "$boot" ] &&
+                        { vm_log "vm_detached_wait: $name booted again before $tag's end was seen"; return 1; }
+                [ $(($(date +%s) - start)) -lt "$timeout" ] || { vm_log "vm_detached_wait: $tag did not end within $timeout s"; return 1; }
+                sleep 5
+        done
+        vm_ssh "$name" "cat /root/$tag.out"
+}
+
 vm__kill() { # NAME: kill -9 QEMU and wait until it is gone
         local dir pid i
         dir=$(vm__dir "$1")
