@@ -301,6 +301,16 @@ static int check_root(struct builder *b) {
                               strna(firmware_to_string(f->firmware)), strna(boot_loader_to_string(f->boot_loader)));
         if (f->initramfs == INITRAMFS_NONE)
                 return refuse(b, -EOPNOTSUPP, "No initramfs generator (initramfs-tools or dracut) is installed: the root on md needs one to assemble the arrays.");
+        /* The luks strategy's boot chain is cryptsetup-initramfs's: the
+         * crypttab copied into the image (with the key file), checked in
+         * cryptroot/crypttab.  A dracut system names the container on the
+         * kernel command line (rd.luks.uuid) and in its own image layout,
+         * which nothing here updates or checks: refuse before any change
+         * rather than fail after the copy. */
+        if (b->strategy == STRATEGY_LUKS && f->initramfs != INITRAMFS_TOOLS)
+                return refuse(b, -EOPNOTSUPP, "The root is on LUKS and the initramfs is built by %s: rootraid moves a LUKS root only with "
+                              "initramfs-tools (cryptsetup-initramfs), whose initramfs it updates and checks.",
+                              strna(initramfs_generator_to_string(f->initramfs)));
         if (!b->old_disk->table && f->firmware == FIRMWARE_UEFI)
                 return refuse(b, -EOPNOTSUPP, "The root filesystem fills %s without a partition table, and the machine boots with UEFI: "
                               "the ESP is elsewhere, which rootraid cannot mirror.", DEV_ID(f, b->old_disk));

@@ -646,6 +646,19 @@ static void test_refusals_layout(void) {
         expect_refusal(lvm, -EOPNOTSUPP, "spans several devices", 0, false, "/dev/sdb", NULL);
 }
 
+/* LUKS setups the luks strategy does not handle, refused before any change. */
+static void test_refusals_luks(void) {
+        _cleanup_facts_free_ struct facts *luks = load_facts("luks"), *ll = load_facts("luks-lvm");
+
+        /* A LUKS root whose initramfs dracut builds: the boot chain the
+         * strategy updates and checks is cryptsetup-initramfs's. */
+        luks->initramfs = INITRAMFS_DRACUT;
+        expect_refusal(luks, -EOPNOTSUPP, "initramfs is built by dracut", 0, false, "/dev/sdb", NULL);
+
+        /* Debian's encrypted LVM (root LV on a PV inside LUKS). */
+        expect_refusal(ll, -EOPNOTSUPP, "LVM on LUKS (sda5_crypt): not supported", 0, false, "/dev/sdb", NULL);
+}
+
 static void test_wipe(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("dirty-targets");
         _cleanup_plan_free_ struct plan *p = NULL;
@@ -939,6 +952,7 @@ int main(int argc, char *argv[]) {
                 { "deterministic", test_deterministic },
                 { "refusals", test_refusals },
                 { "refusals-layout", test_refusals_layout },
+                { "refusals-luks", test_refusals_luks },
                 { "wipe", test_wipe },
                 { "stale", test_stale },
                 { "sha256", test_sha256 },
@@ -950,7 +964,7 @@ int main(int argc, char *argv[]) {
         }
         fixtures = argv[1];
         /* The luks fixture is built only where cryptsetup could write it. */
-        if (streq(argv[2], "luks")) {
+        if (streq(argv[2], "luks") || streq(argv[2], "refusals-luks")) {
                 _cleanup_free_ char *stamp = NULL;
                 struct stat st;
                 if (asprintf(&stamp, "%s/luks/dev/sda2", fixtures) < 0 || stat(stamp, &st) < 0) {
