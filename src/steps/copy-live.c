@@ -8,15 +8,20 @@
  *          /run and the copy runs again, incrementally, like rsync.
  *   apply: start the tracker (without one the final sync compares all),
  *          copy_tree(), set the marker.
- *   undo:  drop the tracker and the marker; the new filesystem itself goes
- *          with the undo of mkfs. */
+ *          The copy also writes the link map copy-final reads (see
+ *          copy-step.h).
+ *   undo:  drop the tracker, the link map and the marker; the new
+ *          filesystem itself goes with the undo of mkfs. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "steps/copy-step.h"
 #include "steps/kinds.h"
 #include "steps/target.h"
+#include "util/fileio.h"
 #include "util/strutil.h"
 
 static struct {
@@ -54,6 +59,8 @@ int copy_step_parse(struct step_context *ctx, const struct plan_step *step, stru
             (r = step_arg_string(ctx, step, "source", &a->source)) < 0 ||
             (r = step_arg_string(ctx, step, "target", &a->target)) < 0)
                 return r;
+        if (snprintf(a->link_map, sizeof a->link_map, COPY_LINK_MAP, a->filesystem) >= (int) sizeof a->link_map)
+                return step_error(ctx, -ENAMETOOLONG, "The filesystem name %s is too long.", a->filesystem);
         return 0;
 }
 
@@ -77,6 +84,7 @@ void copy_step_options(struct step_context *ctx, const struct copy_step_args *a,
                 .message = on_message,
                 .userdata = ctx,
                 .progress_interval_ms = 1000,
+                .link_map = a->link_map,
         };
 }
 
@@ -122,6 +130,9 @@ static int copy_live_apply(struct step_context *ctx, const struct plan_step *ste
                 step_log(ctx, LOG_LEVEL_WARNING, r,
                          "Cannot track changes on %s (%m); the final sync will compare the whole tree.", a.source);
 
+        r = mkdir_p(TARGET_STATE_DIR, 0700); /* for the link map */
+        if (r < 0)
+                return step_error(ctx, r, "Cannot create %s: %m", TARGET_STATE_DIR);
         copy_step_options(ctx, &a, &o);
         r = copy_tree(&o, &st, &error);
         if (r < 0) {
@@ -146,6 +157,8 @@ static int copy_live_undo(struct step_context *ctx, const struct plan_step *step
         t = copy_step_tracker(a.filesystem);
         if (t && !ctx->dry_run)
                 *t = copy_tracker_free(*t);
+        if (!ctx->dry_run && unlink(a.link_map) < 0 && errno != ENOENT)
+                return step_error(ctx, -errno, "Cannot remove the link map %s: %m", a.link_map);
         if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0)
                 return r;
         return target_marker_clear(ctx, m);

@@ -5,13 +5,24 @@
  * callbacks wired to the step's log and progress, and the change trackers
  * that copy-live starts and copy-final consumes in the same process.  A
  * resume in a new process (after a crash or a reboot) has no tracker: the
- * final sync then compares the whole tree, and says so. */
+ * final sync then compares the whole tree, and says so.
+ *
+ * The first pass also writes a link map (copy_options.link_map: where each
+ * hard-linked inode went in the target), so that the final sync settles a
+ * changed hard-linked file without a full comparison.  It lives in
+ * TARGET_STATE_DIR (/run), not with the journal in /var/lib/rootraid: the
+ * copy has no exclusions, so a map on the source filesystem would be copied
+ * into the target and recorded as a change while the first pass writes it.
+ * The map is only of use together with the tracker, which lives no longer
+ * than this process, so /run loses nothing that a crash would not. */
 
 #include "copy/copy.h"
 #include "steps/step.h"
+#include "steps/target.h"
 
 struct copy_step_args {
         const char *filesystem, *source, *target;
+        char link_map[256];     /* the filesystem's link map (COPY_LINK_MAP) */
 };
 
 int copy_step_parse(struct step_context *ctx, const struct plan_step *step, struct copy_step_args *ret);
@@ -25,3 +36,6 @@ struct copy_tracker **copy_step_tracker(const char *filesystem);
 /* Marker names under TARGET_STATE_DIR. */
 #define COPY_LIVE_MARKER "copy-live-%s"
 #define COPY_FINAL_MARKER "copy-final-%s"
+/* The link map of a filesystem, written by copy-live, read and removed by
+ * copy-final. */
+#define COPY_LINK_MAP TARGET_STATE_DIR "/copy-links-%s"
