@@ -177,7 +177,21 @@ int hooks_list(const char *dir, char ***ret, char **ret_error) {
         return 0;
 }
 
-/* The caller's environment without any ROOTRAID_* of its own, plus ours. */
+/* The caller's environment, with our five variables set over any of the
+ * caller's own (a stale ROOTRAID_STEP must not leak into a hook).  Other
+ * ROOTRAID_* go through: they configure hooks (ROOTRAID_MAIL_TO,
+ * ROOTRAID_STOP_SERVICES of the examples, from /etc/default/rootraid in
+ * the resume unit). */
+/* True when the environment entry e ("NAME=value") sets one of keys. */
+static bool env_is_ours(const char *e, const char *const *keys, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const char *rest = startswith(e, keys[i]);
+                if (rest && *rest == '=')
+                        return true;
+        }
+        return false;
+}
+
 static int build_env(const char *phase, const struct hook_env *env, char ***ret) {
         static const char *const keys[] = {
                 "ROOTRAID_PHASE", "ROOTRAID_PLAN", "ROOTRAID_TARGET", "ROOTRAID_STEP", "ROOTRAID_JOURNAL",
@@ -191,7 +205,7 @@ static int build_env(const char *phase, const struct hook_env *env, char ***ret)
         if (!l)
                 return -ENOMEM;
         for (char **e = environ; e && *e; e++)
-                if (!startswith(*e, "ROOTRAID_") && (r = strv_extend(&l, *e)) < 0)
+                if (!env_is_ours(*e, keys, ELEMENTSOF(keys)) && (r = strv_extend(&l, *e)) < 0)
                         return r;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 _cleanup_free_ char *s = NULL;

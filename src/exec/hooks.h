@@ -17,7 +17,8 @@
  *
  * Environment of every hook: ROOTRAID_PHASE, ROOTRAID_PLAN,
  * ROOTRAID_TARGET, ROOTRAID_STEP, ROOTRAID_JOURNAL (empty when unknown),
- * on top of the caller's environment; argv[1] is the phase.  Its stdout and
+ * set over the caller's environment (which otherwise goes through, other
+ * ROOTRAID_* included: they configure hooks); argv[1] is the phase.  Its stdout and
  * stderr go to the log (info level), a line at a time, prefixed with the
  * hook's name.  A hook that runs longer than the timeout is killed
  * (SIGTERM, then SIGKILL after 5 s). */

@@ -5,10 +5,14 @@
 # replaced by recorders: stop-services stops the listed units in order
 # before the final sync and starts them in reverse after the switch and on
 # failure; notify-syslog logs at err on failure; notify-mail sends a mail
-# with To/Subject to sendmail -t, and succeeds without an MTA.
-# Usage: test-hook-examples.sh HOOKS_DIR
+# with To/Subject to sendmail -t, and succeeds without an MTA.  Then all
+# three installed the way their headers say (stop-services linked into
+# after-switch and on-failure) and run by rootraid's own hook runner
+# (HOOK_RUN): they get their settings from the environment and the
+# runner's phase, step and plan, in the documented order.
+# Usage: test-hook-examples.sh HOOKS_DIR HOOK_RUN
 set -eu
-hooks=$1
+hooks=$1 hook_run=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/bin"
@@ -69,4 +73,47 @@ if [ ! -x /usr/sbin/sendmail ] && [ ! -x /usr/lib/sendmail ]; then
         out=$(ROOTRAID_MAIL_TO=x "$hooks/notify-mail" after-switch) || fail "notify-mail without an MTA failed"
         case "$out" in *"no sendmail binary"*) ;; *) fail "notify-mail without an MTA said: $out" ;; esac
 fi
+
+# Installed as the headers say, run by the hook runner.
+printf '#!/bin/sh\necho "systemctl $*" >>"%s/calls"\n' "$tmp" >"$tmp/bin/systemctl"
+d="$tmp/hooks.d"
+install -D -m 0755 "$hooks/stop-services" "$d/before-final-sync/50-stop-services"
+for p in after-switch on-failure; do
+        install -d -m 0755 "$d/$p"
+        ln -sf ../before-final-sync/50-stop-services "$d/$p/50-start-services"
+done
+for p in before-copy before-final-sync after-switch after-readd on-failure; do
+        install -D -m 0755 "$hooks/notify-syslog" "$d/$p/90-notify-syslog"
+done
+for p in after-switch after-readd on-failure; do
+        install -D -m 0755 "$hooks/notify-mail" "$d/$p/90-notify-mail"
+done
+chmod 0755 "$d"
+export ROOTRAID_STOP_SERVICES="db.service web.service" ROOTRAID_MAIL_TO=ops@example.com \
+        ROOTRAID_SENDMAIL="$tmp/bin/sendmail"
+unset ROOTRAID_STOP_SERVICES_FILE
+run_phase() { # PHASE
+        "$hook_run" "$d" "$1" 2>"$tmp/log" || { cat "$tmp/log"; fail "the runner failed phase $1"; }
+}
+run_phase before-final-sync
+expect_calls "systemctl stop db.service
+systemctl stop web.service
+logger -t rootraid -p daemon.notice -- $(hostname): migration onto RAID reached phase before-final-sync (step hooks-before-final-sync, plan /root/plan.json)"
+rm -f "$tmp/mail"
+run_phase after-switch
+expect_calls "systemctl start web.service
+systemctl start db.service
+sendmail -t
+logger -t rootraid -p daemon.notice -- $(hostname): migration onto RAID reached phase after-switch (step hooks-after-switch, plan /root/plan.json)"
+grep -qx "To: ops@example.com" "$tmp/mail" || fail "runner: mail To"
+grep -qx "Step:    hooks-after-switch" "$tmp/mail" || fail "runner: mail Step"
+grep -q "50-start-services: starting web.service" "$tmp/log" || fail "runner: the hook's output is not in the log"
+run_phase on-failure
+grep -q "^logger -t rootraid -p daemon.err .*phase on-failure" "$tmp/calls" || fail "runner: on-failure syslog"
+grep -q "^Subject: rootraid on .*: FAILED$" "$tmp/mail" || fail "runner: on-failure mail"
+expect_calls "$(cat "$tmp/calls")"
+# A unit that does not stop fails the phase, with the hook named.
+printf '#!/bin/sh\nexit 5\n' >"$tmp/bin/systemctl"
+if "$hook_run" "$d" before-final-sync 2>"$tmp/log"; then fail "runner: the phase succeeded although systemctl stop failed"; fi
+grep -q "50-stop-services failed with exit status" "$tmp/log" || { cat "$tmp/log"; fail "runner: the failing hook is not named"; }
 echo "hook examples: ok"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The hook runner: hooks run in byte order with the documented
- * environment, leftovers (dotfiles, *~, *.dpkg-old) never run, a
+ * environment (the caller's own hook settings kept, a stale ROOTRAID_STEP
+ * replaced), leftovers (dotfiles, *~, *.dpkg-old) never run, a
  * non-executable file is skipped (chmod -x disables a hook), the first
  * failure stops the phase, a hook that hangs is killed at its timeout, its
  * output reaches the log, and unsafe files or directories are refused
@@ -211,6 +212,21 @@ int main(void) {
                 free(p);
         } else
                 fprintf(stderr, "not root: the other-owner case is not checked\n");
+
+        /* The caller's other ROOTRAID_* reach the hooks: they configure
+         * them (the examples' ROOTRAID_MAIL_TO, from /etc/default/rootraid
+         * in the resume unit), while the stale ROOTRAID_STEP is still
+         * replaced by the runner's own. */
+        char *readd_dir = test_path(root, "after-readd");
+        ASSERT(mkdir(readd_dir, 0755) == 0);
+        write_hook(readd_dir, "90-config", "echo \"$ROOTRAID_MAIL_TO $ROOTRAID_STEP\" >\"$OUT\"", 0755);
+        ASSERT(setenv("ROOTRAID_MAIL_TO", "ops@example.com", 1) == 0);
+        ASSERT_OK(hooks_run(root, HOOK_PHASE_AFTER_READD, &env, &error));
+        s = read_out(out);
+        ASSERT(streq(s, "ops@example.com hooks-before-final-sync\n"));
+        free(s);
+        ASSERT(unsetenv("ROOTRAID_MAIL_TO") == 0);
+        free(readd_dir);
 
         /* Back to safe: the phase runs again from its first hook. */
         (void) unlink(out);
