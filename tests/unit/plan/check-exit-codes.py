@@ -15,7 +15,12 @@ code_c = {int(n) for n in re.findall(r"\{\s*-?[A-Z0-9]+,\s*(\d+),", table)} | {1
 readme = open(root + "/README.md").read()
 section = readme[readme.index("## Exit codes"):]
 section = section[:section.find("\n## ", 5)] if "\n## " in section[5:] else section
-code_md = {int(n) for n in re.findall(r"^\| (\d+) \|", section, re.M)}
+rows = [int(n) for n in re.findall(r"^\| (\d+) \|", section, re.M)]
+code_md = set(rows)
+twice = sorted({n for n in rows if rows.count(n) > 1})
+if twice:
+    print("README lists exit codes %s more than once" % twice)
+    sys.exit(1)
 
 if code_c != code_md:
     print("README exit codes %s, src/main.c %s: only in main.c %s, only in README %s" %
