@@ -23,6 +23,9 @@ static void help(void) {
                "  -o --output FILE   where to write the plan (default: rootraid-plan.json)\n"
                "     --json          print the plan as JSON instead of the summary\n"
                "     --wipe          allow target disks that carry signatures; the plan erases them\n"
+               "     --integrity     put dm-integrity (crc32c checksums) under every array member but\n"
+               "                     /boot's, so md repairs a block that fails its checksum from\n"
+               "                     another disk (needs a separate /boot and initramfs-tools)\n"
                "     --sysroot DIR   inspect a fixture tree instead of this machine\n"
                "  -h --help          show this help\n");
 }
@@ -42,13 +45,14 @@ int verb_inspect(const char *sysroot, struct facts **ret) {
 }
 
 int verb_plan(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_WIPE, ARG_SYSROOT };
+        enum { ARG_JSON = 0x100, ARG_WIPE, ARG_SYSROOT, ARG_INTEGRITY };
         static const struct option options[] = {
                 { "disk", required_argument, NULL, 'd' },
                 { "level", required_argument, NULL, 'l' },
                 { "output", required_argument, NULL, 'o' },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "wipe", no_argument, NULL, ARG_WIPE },
+                { "integrity", no_argument, NULL, ARG_INTEGRITY },
                 { "sysroot", required_argument, NULL, ARG_SYSROOT },
                 { "help", no_argument, NULL, 'h' },
                 { 0 }
@@ -84,6 +88,9 @@ int verb_plan(int argc, char *argv[]) {
                         break;
                 case ARG_WIPE:
                         po.wipe = true;
+                        break;
+                case ARG_INTEGRITY:
+                        po.integrity = true;
                         break;
                 case ARG_SYSROOT:
                         sysroot = optarg;

@@ -196,14 +196,32 @@ uint64_t plan_md_array_size(unsigned level, unsigned n, uint64_t member) {
         return level == 10 ? size / 2 / MAX(chunk, 1) * MAX(chunk, 1) : size;
 }
 
+/* What a dm-integrity member leaves for md, from below.  The kernel sizes
+ * the journal at 1/128 of the device, at most 64 MiB (dm-integrity.c,
+ * DEFAULT_JOURNAL_SIZE_FACTOR and DEFAULT_MAX_JOURNAL_SECTORS, used when
+ * libcryptsetup passes no journal size); the tags take tag/sector of the
+ * data, counted twice here for the per-section rounding; 2 MiB cover the
+ * superblock and padding.  Rounded down to 1 MiB. */
+uint64_t plan_integrity_provided(uint64_t size) {
+        uint64_t journal = MIN(size / 128, 64 * MIB);
+        uint64_t tags = size / PLAN_INTEGRITY_SECTOR * PLAN_INTEGRITY_TAG * 2;
+        uint64_t overhead = journal + tags + 2 * MIB;
+        return size > overhead + MIB ? (size - overhead) / MIB * MIB : 0;
+}
+
+/* The size md sees for a member partition of size bytes. */
+static uint64_t md_member_bytes(bool integrity, uint64_t size) {
+        return integrity ? plan_integrity_provided(size) : size;
+}
+
 /* Smallest member size (a multiple of 1 MiB) giving an array of at least
  * need bytes. */
-static uint64_t member_for(unsigned level, unsigned n, uint64_t need) {
+static uint64_t member_for(unsigned level, unsigned n, uint64_t need, bool integrity) {
         uint64_t dd = data_disks(level, n), per = level == 10 ? DIV_ROUND_UP(need * 2, dd) : DIV_ROUND_UP(need, dd);
         uint64_t m = DIV_ROUND_UP(per, MIB) * MIB;
         m += plan_md_data_offset(m, level == 1 ? 0 : MD_CHUNK);
-        while (plan_md_array_size(level, n, m) < need)
-                m += MIB;
+        while (plan_md_array_size(level, n, md_member_bytes(integrity, m)) < need)
+                m += integrity ? MAX(MIB, (need - MIN(need, plan_md_array_size(level, n, md_member_bytes(true, m)))) / MIB * MIB) : MIB;
         return m;
 }
 
@@ -662,6 +680,37 @@ static int collect_units(struct builder *b) {
         return 0;
 }
 
+/* --integrity: which arrays get dm-integrity under their members.  GRUB
+ * has no dm-integrity reader, so the array holding /boot stays a plain
+ * mirror (GRUB reads one member as a filesystem); every other array gets
+ * it.  The boot chain that opens the members before mdadm assembles exists
+ * for initramfs-tools and the copy strategy only. */
+static int check_integrity(struct builder *b) {
+        const struct facts *f = b->facts;
+        bool separate_boot = false;
+
+        if (!b->opts->integrity)
+                return 0;
+        if (b->strategy != STRATEGY_COPY)
+                return refuse(b, -EOPNOTSUPP, "--integrity is supported for a root on plain partitions only; this root is on %s. Plan without --integrity.",
+                              b->strategy == STRATEGY_LVM ? "LVM" : "LUKS");
+        if (f->initramfs != INITRAMFS_TOOLS)
+                return refuse(b, -EOPNOTSUPP, "--integrity needs initramfs-tools (its initramfs opens the integrity devices before mdadm assembles the arrays); "
+                              "this system uses %s. Plan without --integrity.", strna(initramfs_generator_to_string(f->initramfs)));
+        for (size_t i = 0; i < b->n_units; i++)
+                separate_boot = separate_boot || (b->units[i].kind == UNIT_FS && b->units[i].mount && streq(b->units[i].mount->target, "/boot"));
+        if (!separate_boot)
+                return refuse(b, -EOPNOTSUPP, "--integrity needs a separate /boot partition: GRUB cannot read an array whose members are dm-integrity devices, "
+                              "and /boot is in the root filesystem here. Plan without --integrity.");
+        for (size_t i = 0; i < b->n_units; i++) {
+                struct unit *u = &b->units[i];
+                u->integrity = unit_on_array(u) && !(u->kind == UNIT_FS && u->mount && streq(u->mount->target, "/boot"));
+                if (u->integrity && strlen(u->name) + 4 > 32)
+                        return refuse(b, -EOPNOTSUPP, "Array name %s is too long for its integrity mappings' names.", u->name);
+        }
+        return 0;
+}
+
 /* ---- layout ---- */
 
 static uint64_t disk_avail(const struct builder *b, const struct blockdev *d) {
@@ -694,7 +743,7 @@ static int layout(struct builder *b) {
                  * one member as a plain filesystem, the simplest thing to
                  * boot from when a disk is gone. */
                 u->level = u->kind == UNIT_FS && streq(u->mount->target, "/boot") ? 1 : b->level;
-                uint64_t m = member_for(u->level, n, u->need);
+                uint64_t m = member_for(u->level, n, u->need, u->integrity);
                 if (b->old_disk == u->old)      /* whole disk: as large as fits */
                         u->preferred = avail;
                 u->min = u->kind == UNIT_FS || u->kind == UNIT_LUKS ? m : MAX(m, u->kind == UNIT_SWAP ? u->preferred : m);
@@ -744,8 +793,8 @@ static int layout(struct builder *b) {
                         continue;
                 }
                 uint64_t chunk = u->level == 1 ? 0 : MD_CHUNK;
-                u->data_offset = plan_md_data_offset(u->size, chunk);
-                u->array_size = plan_md_array_size(u->level, n, u->size);
+                u->data_offset = plan_md_data_offset(md_member_bytes(u->integrity, u->size), chunk);
+                u->array_size = plan_md_array_size(u->level, n, md_member_bytes(u->integrity, u->size));
                 u->fs_size = u->array_size - (u->kind == UNIT_LUKS ? MIN(u->array_size, u->old->luks->data_offset) : 0);
                 if (u->array_size < u->need)
                         return refuse(b, -ENOSPC, "Internal sizing error: array %s would hold %" PRIu64 " bytes, needs %" PRIu64 ".",
@@ -828,6 +877,9 @@ int plan_build(const struct facts *facts, const struct plan_options *opts, struc
         if (r < 0)
                 return r;
         r = collect_units(&b);
+        if (r < 0)
+                return r;
+        r = check_integrity(&b);
         if (r < 0)
                 return r;
         r = layout(&b);

@@ -37,6 +37,7 @@ struct unit {
         const struct lvm_vg *vg;           /* UNIT_PV */
         const struct lvm_pv *pv;
         bool bootable;
+        bool integrity;                    /* --integrity: members are dm-integrity mappings */
         char name[33];                     /* array name */
 
         uint64_t need;                     /* bytes the array must hold */

@@ -74,17 +74,31 @@ static json_object *partitions_json(const struct builder *b, const struct disk_i
         return a;
 }
 
+/* --integrity: the name of the mapping on disk d's member of u's array. */
+static void integrity_name(const struct unit *u, size_t d, char ret[48]) {
+        snprintf(ret, 48, "%s-i%zu", u->name, d);
+}
+
+/* The member object of disk d in u's array (missing: the old disk's slot). */
+static json_object *member_json(const struct builder *b, const struct unit *u, size_t d) {
+        json_object *m = json_object_new_object();
+        char idb[PATH_MAX_ID], name[48];
+
+        add_str(m, "disk", pb_dev_id(b->facts, b->disks[d], idb, sizeof idb));
+        add_u64(m, "partno", u->partno);
+        add_bool(m, "missing", d == 0);
+        if (u->integrity) {
+                integrity_name(u, d, name);
+                add_str(m, "integrity", name);
+        }
+        return m;
+}
+
 static json_object *members_json(const struct builder *b, const struct unit *u) {
         json_object *a = json_object_new_array();
-        char idb[PATH_MAX_ID];
 
-        for (size_t d = 0; d < b->n_disks; d++) {
-                json_object *m = json_object_new_object();
-                add_str(m, "disk", pb_dev_id(b->facts, b->disks[d], idb, sizeof idb));
-                add_u64(m, "partno", u->partno);
-                add_bool(m, "missing", d == 0);
-                json_object_array_add(a, m);
-        }
+        for (size_t d = 0; d < b->n_disks; d++)
+                json_object_array_add(a, member_json(b, u, d));
         return a;
 }
 
@@ -282,6 +296,78 @@ static char *cmdline_kept(const char *cmdline) {
         return out;
 }
 
+/* --integrity: every volume of every disk, as the boot chain opens them. */
+static json_object *integrity_volumes(const struct builder *b, const struct disk_ids *ids) {
+        json_object *a = json_object_new_array();
+        char name[48], dev[128];
+
+        for (size_t d = 0; d < b->n_disks; d++)
+                for (size_t i = 0; i < b->n_units; i++) {
+                        if (!b->units[i].integrity)
+                                continue;
+                        json_object *v = json_object_new_object();
+                        integrity_name(&b->units[i], d, name);
+                        part_path(b, &ids[d], i, dev);
+                        add_str(v, "name", name);
+                        add_str(v, "device", dev);
+                        json_object_array_add(a, v);
+                }
+        return a;
+}
+
+/* --integrity: one integrity-format step per member of disk d. */
+static int add_integrity_formats(struct builder *b, const struct disk_ids *ids, size_t d) {
+        char id[96], name[48], dev[128];
+        int r;
+
+        for (size_t i = 0; i < b->n_units; i++) {
+                const struct unit *u = &b->units[i];
+                if (!u->integrity)
+                        continue;
+                integrity_name(u, d, name);
+                part_path(b, &ids[d], i, dev);
+                json_object *args = json_object_new_object();
+                add_str(args, "array", u->name);
+                add_str(args, "name", name);
+                json_object_object_add(args, "member", member_json(b, u, d));
+                add_str(args, "device", dev);
+                add_str(args, "algorithm", "crc32c");
+                add_u64(args, "tag_size", PLAN_INTEGRITY_TAG);
+                add_u64(args, "sector_size", PLAN_INTEGRITY_SECTOR);
+                json_object *est = est_new("The partition carries a dm-integrity superblock and is open as its mapping.");
+                est_check(est, "integrity", dev, name);
+                snprintf(id, sizeof id, "integrity-%s", name);
+                r = add_step(b, id, STEP_INTEGRITY_FORMAT, args, est, d == 0, d == 0 ? NULL : "Close the mapping and erase the integrity superblock.",
+                             "Put dm-integrity (crc32c, %u-byte sectors, journal) on partition %u of %s and open it as /dev/mapper/%s, the member of %s.",
+                             PLAN_INTEGRITY_SECTOR, u->partno, d == 0 ? "the old disk" : "the new disk", name, u->name);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_integrity_boot(struct builder *b, const struct disk_ids *ids, const char *root, const char *what,
+                              const char *state, const char *sentence) {
+        char id[64];
+        json_object *args = json_object_new_object();
+
+        add_str(args, "root", root);
+        add_str(args, "what", what);
+        json_object_object_add(args, "volumes", integrity_volumes(b, ids));
+        json_object *est = est_new(state);
+        est_check(est, "integrity-boot", what, NULL);
+        snprintf(id, sizeof id, "integrity-boot-%s", what);
+        return add_step(b, id, STEP_INTEGRITY_BOOT, args, est, false,
+                        streq(what, "initramfs") ? "Nothing to undo." : "Remove the files written.", "%s", sentence);
+}
+
+static bool any_integrity(const struct builder *b) {
+        for (size_t i = 0; i < b->n_units; i++)
+                if (b->units[i].integrity)
+                        return true;
+        return false;
+}
+
 int pb_build_steps(struct builder *b, json_object *target) {
         const struct facts *f = b->facts;
         char id[96], idb[PATH_MAX_ID], idb2[PATH_MAX_ID], path[512], dev[128];
@@ -364,6 +450,12 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 if (r < 0)
                         return r;
         }
+
+        /* 1b. --integrity: the new disks' members get their dm-integrity
+         * layer, which md-create then uses. */
+        for (size_t d = 1; d < b->n_disks; d++)
+                if ((r = add_integrity_formats(b, ids, d)) < 0)
+                        return r;
 
         /* 2. Arrays, degraded, the old disk's slot missing. */
         for (size_t i = 0; i < b->n_units; i++) {
@@ -655,6 +747,11 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Write the ARRAY lines into mdadm.conf in the new root.")) < 0)
                 return r;
 
+        if (any_integrity(b) &&
+            (r = add_integrity_boot(b, ids, TARGET_ROOT, "files", "The new root's initramfs-tools hook and script open the integrity volumes before mdadm.",
+                                    "Install the initramfs hook and script that open the integrity volumes before mdadm assembles the arrays, into the new root.")) < 0)
+                return r;
+
         args = json_object_new_object();
         add_str(args, "root", TARGET_ROOT);
         add_str(args, "generator", initramfs_generator_to_string(f->initramfs));
@@ -666,6 +763,10 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Nothing to undo on the old system (the new root's initramfs is discarded).",
                           "Regenerate the new root's initramfs with %s and check it assembles the arrays.",
                           initramfs_generator_to_string(f->initramfs))) < 0)
+                return r;
+        if (any_integrity(b) &&
+            (r = add_integrity_boot(b, ids, TARGET_ROOT, "initramfs", "Every initramfs of the new root opens the integrity volumes.",
+                                    "Check that every initramfs of the new root holds integritysetup, dm-integrity and the list of volumes.")) < 0)
                 return r;
 
         /* 7. Boot loader on every new disk. */
@@ -784,15 +885,14 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Install GRUB (%s) on the old disk %s at once, so it never boots stale code; every disk can boot.", loader, old_id)) < 0)
                 return r;
 
+        if ((r = add_integrity_formats(b, ids, 0)) < 0)
+                return r;
         for (size_t i = 0; i < b->n_units; i++) {
                 const struct unit *u = &b->units[i];
                 if (!unit_on_array(u))
                         continue;
                 snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
-                json_object *m = json_object_new_object();
-                add_str(m, "disk", old_id);
-                add_u64(m, "partno", u->partno);
-                add_bool(m, "missing", true);
+                json_object *m = member_json(b, u, 0);
                 args = array_ref(u);
                 json_object_object_add(args, "member", m);
                 est = est_new("The old disk's partition is a member of the array.");
@@ -814,6 +914,10 @@ int pb_build_steps(struct builder *b, json_object *target) {
         }
         if ((r = add_step(b, "wait-resync", STEP_WAIT_RESYNC, args, est, false, NULL,
                           "Wait until every array has resynced onto the old disk.")) < 0)
+                return r;
+        if (any_integrity(b) &&
+            (r = add_integrity_boot(b, ids, "/", "integritytab", "/etc/integritytab lists every integrity volume.",
+                                    "Write /etc/integritytab, so systemd-integritysetup knows the volumes the initramfs opened.")) < 0)
                 return r;
 
         HOOK_STEP(3);

@@ -60,8 +60,13 @@ static const char *const v_check[] = {
         "partition-table", "no-signatures", "array", "array-member", "array-in-sync",
         "filesystem", "swap", "luks", "mounted", "tree-copied", "hooks-ran",
         "file-entries", "initramfs-has-arrays", "bootloader", "boot-entry",
-        "booted-from", "pv", "vg-has-pv", "vg-lacks-pv", "rebooted", "verified", NULL,
+        "booted-from", "pv", "vg-has-pv", "vg-lacks-pv", "rebooted", "verified",
+        "integrity", "integrity-boot", NULL,
 };
+static const char *const v_integrity_alg[] = { "crc32c", NULL };
+static const char *const v_integrity_boot[] = { "files", "initramfs", "integritytab", NULL };
+static const int64_t i_integrity_sector[] = { 512, 4096, -1 };
+static const int64_t i_integrity_tag[] = { 4, -1 };
 static const int64_t i_levels[] = { 1, 5, 6, 10, -1 };
 static const int64_t i_raid_levels[] = { 1, 5, 6, 10, -1 };
 
@@ -230,6 +235,8 @@ static const struct format_table t_member = {
                 DISK_REF("disk", "Stable identifier of the disk (a target.disks[].device)."),
                 UINT("partno", "Partition number on that disk.", .min = 1, .max = 128),
                 BOOL("missing", "True for the old disk's slot: given as \"missing\" to mdadm --create, added by md-add after the switch."),
+                { .name = "integrity", .type = FIELD_STRING, .flags = 0, .pattern = P_NAME,
+                  .doc = "With --integrity: the partition carries a dm-integrity layer opened as /dev/mapper/NAME, and that mapping, not the partition, is the md member." },
                 END,
         },
 };
@@ -314,7 +321,7 @@ static const struct format_table t_target = {
 /* ---- steps ---- */
 
 static const struct format_table t_check = {
-        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified.",
+        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified. integrity: device TARGET carries a dm-integrity superblock and is open as mapping VALUE. integrity-boot: the boot chain part TARGET (files, initramfs, integritytab) opens the volumes.",
         (const struct format_field[]) {
                 STR("check", "What is checked.", .values = v_check),
                 STR("target", "What it is checked on (device, path, array, phase)."),
@@ -719,6 +726,39 @@ static const struct format_table a_luks_clone = {
         },
 };
 
+static const struct format_table a_integrity_format = {
+        "args-integrity-format", "Write a standalone dm-integrity superblock (libcryptsetup, CRYPT_INTEGRITY: internal hash, journal) on the member's partition unless it carries one with these parameters, then open it as /dev/mapper/NAME, recalculating the tags in the background (no wipe).",
+        (const struct format_field[]) {
+                STR("array", "Target array name the mapping becomes a member of.", .ref = REF_ARRAY),
+                STR("name", "Mapping name (/dev/mapper/NAME).", .pattern = P_NAME),
+                OBJ("member", t_member, "The partition, by disk and number."),
+                DEV("device", "The partition's stable path (by-partuuid), as the boot chain names it."),
+                STR("algorithm", "Integrity algorithm.", .values = v_integrity_alg),
+                UINT("tag_size", "Bytes of checksum per sector.", .int_values = i_integrity_tag),
+                UINT("sector_size", "dm-integrity sector size in bytes (the md member's logical sector size).", .int_values = i_integrity_sector),
+                END,
+        },
+};
+
+static const struct format_table t_integrity_volume = {
+        "integrity-volume", "A dm-integrity volume the boot chain opens.",
+        (const struct format_field[]) {
+                STR("name", "Mapping name.", .pattern = P_NAME),
+                DEV("device", "Stable path of the partition (by-partuuid)."),
+                END,
+        },
+};
+
+static const struct format_table a_integrity_boot = {
+        "args-integrity-boot", "files: write the initramfs-tools hook, the local-top/local-block script and /etc/rootraid/integrity.conf into root, so the initramfs opens every integrity volume before mdadm assembles; initramfs: check that every initramfs in root/boot holds them; integritytab: write /etc/integritytab in root for systemd-integritysetup.",
+        (const struct format_field[]) {
+                STR("root", "Root of the system to configure.", .pattern = P_ABS_PATH),
+                STR("what", "Which part of the boot chain.", .values = v_integrity_boot),
+                ARR("volumes", t_integrity_volume, "Every volume, the old disk's included.", .min_items = 1),
+                END,
+        },
+};
+
 static const struct format_table *const args_tables[_STEP_KIND_MAX] = {
         [STEP_PARTITION_DISK] = &a_partition_disk,
         [STEP_WIPE_SIGNATURES] = &a_wipe_signatures,
@@ -745,6 +785,8 @@ static const struct format_table *const args_tables[_STEP_KIND_MAX] = {
         [STEP_PV_MOVE] = &a_pv_move,
         [STEP_VG_REDUCE] = &a_vg_reduce,
         [STEP_LUKS_CLONE] = &a_luks_clone,
+        [STEP_INTEGRITY_FORMAT] = &a_integrity_format,
+        [STEP_INTEGRITY_BOOT] = &a_integrity_boot,
 };
 
 const struct format_table *format_args_table(int kind) {

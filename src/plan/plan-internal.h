@@ -48,6 +48,13 @@ int plan_from_json(json_object *root, struct plan **ret_plan, char **ret_error);
 uint64_t plan_md_data_offset(uint64_t devsize, uint64_t chunk);
 uint64_t plan_md_array_size(unsigned level, unsigned n, uint64_t member);
 
+/* --integrity: the sector size and tag size of every dm-integrity member,
+ * and a lower bound of the bytes such a member provides on a partition of
+ * size bytes (what md sees as the member's size). */
+#define PLAN_INTEGRITY_SECTOR 4096
+#define PLAN_INTEGRITY_TAG 4
+uint64_t plan_integrity_provided(uint64_t size);
+
 /* The canonical facts a plan for these disks (disks[0]: the old one)
  * depends on. */
 int plan_facts_json(const struct facts *f, const struct blockdev *const *disks, size_t n_disks, json_object **ret);

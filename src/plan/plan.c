@@ -50,6 +50,8 @@ const char *const step_kind_table[_STEP_KIND_MAX + 1] = {
         [STEP_PV_MOVE] = "pv-move",
         [STEP_VG_REDUCE] = "vg-reduce",
         [STEP_LUKS_CLONE] = "luks-clone",
+        [STEP_INTEGRITY_FORMAT] = "integrity-format",
+        [STEP_INTEGRITY_BOOT] = "integrity-boot",
         [_STEP_KIND_MAX] = NULL,
 };
 DEFINE_STRING_TABLE(step_kind, enum step_kind, _STEP_KIND_MAX);

@@ -53,6 +53,8 @@ enum step_kind {
         STEP_PV_MOVE,
         STEP_VG_REDUCE,
         STEP_LUKS_CLONE,         /* luks strategy: clone header, open with volume key */
+        STEP_INTEGRITY_FORMAT,   /* --integrity: dm-integrity superblock on a member, opened */
+        STEP_INTEGRITY_BOOT,     /* --integrity: the boot chain opens the members */
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 };
@@ -97,6 +99,7 @@ struct plan_options {
         char **disks;            /* target disks as the user named them */
         unsigned level;          /* 0: default (1) */
         bool wipe;               /* allow disks with signatures */
+        bool integrity;          /* dm-integrity under every md member GRUB need not read */
 };
 
 /* Chooses the strategy and computes the plan for facts.  On refusal returns

@@ -31,3 +31,5 @@ extern const struct step_ops step_vg_extend;
 extern const struct step_ops step_pv_move;
 extern const struct step_ops step_vg_reduce;
 extern const struct step_ops step_luks_clone;
+extern const struct step_ops step_integrity_format;
+extern const struct step_ops step_integrity_boot;

@@ -60,6 +60,15 @@ int md_resolve_member(json_object *member, char **ret_node) {
 
         if (!json_object_object_get_ex(member, "disk", &v) || !(disk = json_object_get_string(v)))
                 return -EBADMSG;
+        /* --integrity: the member is the dm-integrity mapping on the
+         * partition (integrity-format opened it); its name is stable. */
+        if (json_object_object_get_ex(member, "integrity", &v) && v && json_object_get_string(v)) {
+                char *node;
+                if (asprintf(&node, "/dev/mapper/%s", json_object_get_string(v)) < 0)
+                        return -ENOMEM;
+                *ret_node = node;
+                return 0;
+        }
         if (json_object_object_get_ex(member, "partno", &v) && v)
                 partno = json_object_get_int64(v);
         if (partno < 0 || partno > 4096)

@@ -31,6 +31,8 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_PV_MOVE] = &step_pv_move,
         [STEP_VG_REDUCE] = &step_vg_reduce,
         [STEP_LUKS_CLONE] = &step_luks_clone,
+        [STEP_INTEGRITY_FORMAT] = &step_integrity_format,
+        [STEP_INTEGRITY_BOOT] = &step_integrity_boot,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {
