@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The real run-hooks step kind through the executor: a hook that fails
- * stops the run in a resumable state.  Apply stops at the failing hook
- * (the error names it; the executor returns -EPROTO, exit code 7), the
- * hooks after it and the next step do not run, the journal records the
- * step failed, and the plan's on-failure hooks run once, told the failed
- * step.  Once the hook is fixed, resume runs the phase again from its
- * first hook and goes on to the next step; rollback clears the steps'
- * markers.  Needs root (the steps' markers are in /run/rootraid/state);
+ * stops the run in a resumable state.  Apply with a group-writable hook
+ * refuses the phase before any hook runs (-EPERM, exit code 9); once the
+ * mode is fixed, resume stops at the failing hook (the error names it;
+ * -EPROTO, exit code 7): the hooks after it and the next step do not run,
+ * the journal records the step failed, and the plan's on-failure hooks run
+ * once each time, told the failed step.  Once the hook is fixed, resume
+ * runs the phase again from its first hook and goes on to the next step;
+ * rollback clears the steps' markers.  Needs root (the steps' markers are in /run/rootraid/state);
  * exits 77 otherwise. */
 #include "tests/unit/exec/exec-test.h"
 #include "exec/executor.h"
@@ -88,15 +89,33 @@ int main(void) {
         struct executor_options opts = { .target_dir = tmp };
         char *error = NULL, *want = NULL;
 
-        /* Apply: stops at 20-gate. */
-        ASSERT_ERR(executor_apply(p, j, step_table, &opts, &error), EPROTO);
+        /* Apply with a group-writable hook: the phase is refused before
+         * any of its hooks runs (-EPERM, exit code 9), resumably. */
+        char *last = test_path(d1, "30-last");
+        ASSERT(chmod(last, 0775) == 0);
+        ASSERT_ERR(executor_apply(p, j, step_table, &opts, &error), EPERM);
+        ASSERT_CONTAINS(error, "30-last: it is writable by its group");
+        ASSERT(streq(step_state(j, "hooks-stop"), "failed"));
+        char *text = test_read(tmp, "out");
+        if (!streq_ptr(text, "on-failure hooks-stop\n")) {
+                fprintf(stderr, "after the refusal the hooks wrote:\n%s", strna(text));
+                abort();
+        }
+        free(text);
+        free(error);
+        error = NULL;
+        ASSERT(chmod(last, 0755) == 0 && unlink(out) == 0);
+        free(last);
+
+        /* Resume: stops at 20-gate. */
+        ASSERT_ERR(executor_resume(p, j, step_table, &opts, &error), EPROTO);
         ASSERT_CONTAINS(error, "20-gate failed with exit status 3");
         ASSERT(streq(step_state(j, "hooks-stop"), "failed"));
         ASSERT(streq(step_state(j, "hooks-next"), "pending"));
-        char *text = test_read(tmp, "out");
+        text = test_read(tmp, "out");
         ASSERT(asprintf(&want, "first %s hooks-stop %s\non-failure hooks-stop\n", phase1, tmp) > 0);
         if (!streq_ptr(text, want)) {
-                fprintf(stderr, "after apply the hooks wrote:\n%s\nexpected:\n%s", strna(text), want);
+                fprintf(stderr, "after the first resume the hooks wrote:\n%s\nexpected:\n%s", strna(text), want);
                 abort();
         }
         free(text);
