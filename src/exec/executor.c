@@ -239,6 +239,21 @@ static int step_failed(struct run *x, size_t i, int r, const char *what) {
                     i + 1, x->plan->n_steps, s->id, strna(s->description), msg, or_rollback);
 }
 
+/* ROOTRAID_FAULT_STEP=ID:before or ID:after, for the crash tests: the
+ * process stops itself (SIGSTOP) right before step ID is committed
+ * "running", or right after it is committed "done", so that a guest test
+ * cuts the power at exactly that point (it sees the stopped process) and a
+ * host test can kill or continue it.  Nothing else reads it. */
+static void fault_pause(const char *id, const char *when) {
+        const char *e = getenv("ROOTRAID_FAULT_STEP");
+        size_t l = strlen(id);
+
+        if (!e || strncmp(e, id, l) != 0 || e[l] != ':' || !streq(e + l + 1, when))
+                return;
+        log_notice("ROOTRAID_FAULT_STEP: stopping %s step '%s'.", when, id);
+        (void) raise(SIGSTOP);
+}
+
 static int apply_one(struct run *x, size_t i) {
         const struct plan_step *s = &x->plan->steps[i];
         const struct step_ops *ops = x->table[s->kind];
@@ -290,6 +305,7 @@ static int apply_one(struct run *x, size_t i) {
                 log_warning("Step '%s' was done but its end state no longer holds; applying it again.", s->id);
         }
 
+        fault_pause(s->id, "before");
         log_info("Step %zu/%zu %s: %s", i + 1, x->plan->n_steps, s->id, strna(s->description));
         r = set_state(x, i, STEP_STATE_RUNNING, NULL);
         if (r < 0)
@@ -322,7 +338,10 @@ static int apply_one(struct run *x, size_t i) {
                         return step_failed(x, i, -EPROTO, "apply did not reach the end state");
                 }
         }
-        return set_state(x, i, STEP_STATE_DONE, NULL);
+        r = set_state(x, i, STEP_STATE_DONE, NULL);
+        if (r >= 0)
+                fault_pause(s->id, "after");
+        return r;
 }
 
 static void run_done(struct run *x) {

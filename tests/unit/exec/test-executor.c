@@ -343,6 +343,68 @@ static void test_kill_in_every_step(void) {
         printf("killed in every step: %u runs resumed to completion\n", runs);
 }
 
+/* ROOTRAID_FAULT_STEP=ID:before|after (what the guest crash tests use to
+ * cut the power between two steps): the process stops itself exactly
+ * there, with the journal saying so; killed there, a resume finishes and
+ * applies nothing twice; continued, the run goes on to the end. */
+static void test_fault_step_pause(void) {
+        static const struct {
+                const char *spec;
+                size_t step;
+                enum step_state state, next;
+        } cases[] = {
+                { "s2:before", 1, STEP_STATE_PENDING, STEP_STATE_PENDING },
+                { "s2:after", 1, STEP_STATE_DONE, STEP_STATE_PENDING },
+                { "s4:after", 3, STEP_STATE_DONE, _STEP_STATE_INVALID },
+        };
+
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++)
+                for (int cont = 0; cont <= 1; cont++) {
+                        struct fixture f;
+                        char *e = NULL;
+                        int status;
+
+                        fixture_init(&f, N_STEPS);
+                        pid_t pid = fork();
+                        ASSERT(pid >= 0);
+                        if (pid == 0) {
+                                struct journal *j = new_journal(&f);
+                                setenv("ROOTRAID_FAULT_STEP", cases[c].spec, 1);
+                                _exit(apply(&f, j, &e) < 0 ? 3 : 0);
+                        }
+                        ASSERT(waitpid(pid, &status, WUNTRACED) == pid);
+                        if (!WIFSTOPPED(status)) {
+                                fprintf(stderr, "%s: the child did not stop (status %d)\n", cases[c].spec, status);
+                                abort();
+                        }
+                        struct journal *j = load(&f);
+                        size_t i = cases[c].step;
+                        ASSERT(j->steps[i].state == cases[c].state);
+                        ASSERT(i == 0 || j->steps[i - 1].state == STEP_STATE_DONE);
+                        ASSERT(i + 1 == N_STEPS || j->steps[i + 1].state == cases[c].next);
+                        journal_free(j);
+
+                        ASSERT(kill(pid, cont ? SIGCONT : SIGKILL) == 0);
+                        ASSERT(waitpid(pid, &status, 0) == pid);
+                        if (cont)
+                                ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                        else {
+                                ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+                                j = load(&f);
+                                ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+                                journal_free(j);
+                        }
+                        assert_all_done(&f);
+                        char *log = test_read(f.state, "apply.log");
+                        for (size_t o = 0; o < N_STEPS; o++)
+                                ASSERT(count_lines(log, ids[o]) == 1);
+                        free(log);
+                        free(e);
+                        fixture_done(&f);
+                }
+        printf("ROOTRAID_FAULT_STEP: stopped before and after a step, killed or continued, always completed\n");
+}
+
 static void test_kill_in_every_commit(void) {
         static const char *const points[] = { "before-write", "between-locations", "after-write" };
         /* One commit for "applying", two per step, one for "finished". */
@@ -789,6 +851,7 @@ int main(void) {
         test_failure_then_resume();
         test_kill_in_every_step();
         test_kill_in_every_commit();
+        test_fault_step_pause();
         test_rollback_in_reverse();
         test_rollback_after_failure();
         test_rollback_refused_after_point_of_no_return();
