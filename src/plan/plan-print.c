@@ -83,6 +83,9 @@ int plan_print_summary(const struct plan *p, FILE *f) {
                 const char *name = pj_str(ar, "name");
                 fprintf(f, "    %-16s RAID %" PRIu64 ", %zu disks, %s: ", strna(pj_str(ar, "device")), pj_u64(ar, "level"),
                         json_object_array_length(pj_get(ar, "members")), format_bytes(a, sizeof a, pj_u64(ar, "size")));
+                /* --integrity: the members are dm-integrity mappings */
+                if (pj_str(json_object_array_get_idx(pj_get(ar, "members"), 0), "integrity"))
+                        fprintf(f, "members on dm-integrity (crc32c), ");
                 bool said = false;
                 for (size_t k = 0; k < json_object_array_length(crypts); k++) {
                         json_object *c = json_object_array_get_idx(crypts, k);
