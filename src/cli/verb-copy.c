@@ -297,6 +297,8 @@ int verb_copy(int argc, char *argv[]) {
         }
         if (ui.json)
                 o.progress_interval_ms = 1000;
+        /* Where a sync's time goes (bench/run, debugging). */
+        o.timing = !isempty(getenv("ROOTRAID_COPY_TIMING"));
 
         struct copy_stats stats = {};
         _cleanup_free_ char *error = NULL;

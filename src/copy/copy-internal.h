@@ -72,7 +72,8 @@ void copy_message(const struct copy_options *o, enum copy_message_kind kind, con
  * for the directory itself), and *ret_trees directories to compare whole (NULL with *ret_full = true when the
  * tracker cannot be trusted; *ret_why says why).  *ret_renames holds
  * "OLD", "NEW" pairs of paths, in the order the renames happened. */
-int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
+int copy_state_collect(const struct copy_options *o, struct copy_tracker *t, const char *state_path, int src_mount_fd,
+                       int dst_fd,
                        char ***ret_dirs, char ***ret_trees, char ***ret_renames, bool *ret_full,
                        char **ret_why, struct timespec *ret_t0);
 
@@ -82,6 +83,17 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
 int copy_xattrs_get(int fd, bool opath, char **ret_buf, size_t *ret_size);
 
 double copy_now(void);
+
+/* Opens the directory rel (relative to root) one component at a time with
+ * O_NOFOLLOW: a path from a record never leads outside the tree. */
+int copy_open_rel(int root, const char *rel, int *ret);
+
+/* Worker threads when o->jobs is 0: to copy, or to compare (sync). */
+unsigned copy_default_jobs(bool compare);
+
+/* With o->timing, reports the time since *t as phase `phase` (see
+ * copy_options.timing); sets *t to now either way. */
+void copy_phase(const struct copy_options *o, const char *phase, double *t);
 
 /* Reads the names of an open directory with getdents64 into buf (the
  * caller's, of size bytes), skipping "." and "..". */

@@ -117,6 +117,13 @@ double copy_now(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+void copy_phase(const struct copy_options *o, const char *phase, double *t) {
+        double now = copy_now();
+        if (o->timing)
+                copy_message(o, COPY_MESSAGE_INFO, ".", "time: %s %.3f s", phase, now - *t);
+        *t = now;
+}
+
 void copy_message(const struct copy_options *o, enum copy_message_kind kind, const char *path,
                   const char *format, ...) {
         char buf[1024];
@@ -1272,7 +1279,7 @@ static void delete_extras(struct worker *w, struct dnode *d) {
         free(doomed);
 }
 
-static int open_rel(int root, const char *rel, int *ret) {
+int copy_open_rel(int root, const char *rel, int *ret) {
         /* One component at a time with O_NOFOLLOW: a path in the state file
          * must not lead outside the tree through a symlink. */
         _cleanup_close_ int fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
@@ -1305,8 +1312,8 @@ static void process_dir(struct worker *w, struct dnode *d) {
                 /* A root of a partial sync, opened here, in parallel: on a
                  * cold cache each path costs a few reads.  Gone on either
                  * side: its parent's record settles it. */
-                if (open_rel(e->run->src_mount_fd, d->root_path, &d->src_fd) < 0 ||
-                    open_rel(e->run->dst_root_fd, d->root_path, &d->dst_fd) < 0) {
+                if (copy_open_rel(e->run->src_mount_fd, d->root_path, &d->src_fd) < 0 ||
+                    copy_open_rel(e->run->dst_root_fd, d->root_path, &d->dst_fd) < 0) {
                         d->set_meta = false;
                         goto done;
                 }
@@ -1405,7 +1412,7 @@ static void *worker_main(void *p) {
         }
 }
 
-static unsigned default_jobs(bool compare) {
+unsigned copy_default_jobs(bool compare) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         /* Cold-cache copies wait on the disk far more than on the CPU:
          * more workers than CPUs keep more requests in flight.  Comparing
@@ -1439,7 +1446,7 @@ static void progress_now(const struct copy_run *run, struct engine *e, double st
 
 int copy_run(const struct copy_run *run, struct copy_stats *stats, char **ret_error) {
         const struct copy_options *o = run->opts;
-        unsigned jobs = o->jobs ? o->jobs : default_jobs(run->sync);
+        unsigned jobs = o->jobs ? o->jobs : copy_default_jobs(run->sync);
         double start = copy_now();
         uint64_t bytes_total = 0, files_total = 0;
         struct engine *e;
@@ -1861,10 +1868,10 @@ static int link_map_read(const char *path, const struct hl_name *names, size_t n
 /* Opens the directory dir of SRC and of DST. */
 static int open_dir_pair(int src, int dst, const char *dir, int *ret_src, int *ret_dst) {
         _cleanup_close_ int s = -EBADF, d = -EBADF;
-        int r = open_rel(src, dir, &s);
+        int r = copy_open_rel(src, dir, &s);
         if (r < 0)
                 return r;
-        r = open_rel(dst, dir, &d);
+        r = copy_open_rel(dst, dir, &d);
         if (r < 0)
                 return r;
         *ret_src = TAKE_FD(s);
@@ -2024,7 +2031,7 @@ static int sync_hardlinks(const struct copy_options *o, int src, int dst, struct
                         h->name = h->dir + (slash - q->paths[i]) + 1;
                 } else
                         h->name = q->paths[i];
-                if (open_rel(src, h->dir, &sdir) < 0 || fstatat(sdir, h->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                if (copy_open_rel(src, h->dir, &sdir) < 0 || fstatat(sdir, h->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !S_ISREG(st.st_mode) || st.st_nlink < 2) {
                         (void) asprintf(ret_why, "%s changed while syncing", q->paths[i]);
                         r = 1;
@@ -2081,7 +2088,7 @@ static int sync_hardlinks(const struct copy_options *o, int src, int dst, struct
         for (size_t i = 0; r == 0 && i < n; i++) {
                 _cleanup_close_ int ddir = -EBADF;
                 struct stat st = {};
-                if (open_rel(dst, names[i].dir, &ddir) < 0 || fstatat(ddir, names[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                if (copy_open_rel(dst, names[i].dir, &ddir) < 0 || fstatat(ddir, names[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     st.st_nlink != names[i].nlink) {
                         (void) asprintf(ret_why, "the copy of %s/%s has %ju names in the target, the file %ju",
                                         names[i].dir, names[i].name, (uintmax_t) st.st_nlink,
@@ -2117,7 +2124,7 @@ static void replay_renames(int dst, char **renames) {
                 *on++ = 0;
                 *nn++ = 0;
                 _cleanup_close_ int ofd = -EBADF, nfd = -EBADF;
-                if (streq(on, ".") || streq(nn, ".") || open_rel(dst, od, &ofd) < 0 || open_rel(dst, nd, &nfd) < 0)
+                if (streq(on, ".") || streq(nn, ".") || copy_open_rel(dst, od, &ofd) < 0 || copy_open_rel(dst, nd, &nfd) < 0)
                         continue;
                 (void) renameat(ofd, on, nfd, nn); /* see above */
         }
@@ -2132,14 +2139,16 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
         struct timespec t0 = {};
         struct hl_defer defer = { .lock = PTHREAD_MUTEX_INITIALIZER };
         bool full = true;
+        double tp = copy_now();
         int r;
 
         r = copy_open_pair(o, &src, &dst, ret_error);
         if (r < 0)
                 return r;
+        copy_phase(o, "open", &tp);
 
         if (t || state_path) {
-                r = copy_state_collect(t, state_path, src, &dirs, &trees, &renames, &full, &why, &t0);
+                r = copy_state_collect(o, t, state_path, src, dst, &dirs, &trees, &renames, &full, &why, &t0);
                 if (r < 0) {
                         set_error(ret_error, "Cannot read the change record %s: %s", strna(state_path), strerror(-r));
                         return r;
@@ -2150,18 +2159,23 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
         if (!full) {
                 size_t n = strv_length(dirs), m = strv_length(trees);
                 stats.recorded = n + m;
+                copy_phase(o, "record", &tp);
                 copy_message(o, COPY_MESSAGE_INFO, ".",
                              "syncing the %zu entries where changes were recorded, and %zu new subtrees", n, m);
                 replay_renames(dst, renames);
+                copy_phase(o, "renames", &tp);
                 /* One level deep first, then the subtrees made or moved in:
                  * no directory is worked on by two runs at once. */
                 r = sync_batches(o, src, dst, dirs, true, t0, &stats, &defer, ret_error);
+                copy_phase(o, "entries", &tp);
                 if (r >= 0)
                         r = sync_batches(o, src, dst, trees, false, t0, &stats, &defer, ret_error);
+                copy_phase(o, "subtrees", &tp);
                 if (r >= 0) {
                         free(why);
                         why = NULL;
                         r = sync_hardlinks(o, src, dst, &defer, &stats, &why, ret_error);
+                        copy_phase(o, "hard links", &tp);
                         if (r > 0) {
                                 /* The names of a changed hard-linked file
                                  * cannot all be known: find them by a walk. */
@@ -2185,6 +2199,7 @@ int copy_sync(const struct copy_options *o, struct copy_tracker *t, const char *
                 };
                 stats.full_compare = true;
                 r = copy_run(&run, &stats, ret_error);
+                copy_phase(o, "full comparison", &tp);
         }
 finish:
         for (size_t i = 0; i < defer.n; i++)
@@ -2199,6 +2214,7 @@ finish:
         if (r >= 0 && o->link_map && unlink(o->link_map) < 0 && errno != ENOENT)
                 copy_message(o, COPY_MESSAGE_WARNING, ".", "cannot remove the used link map %s: %s", o->link_map,
                              strerror(errno));
+        copy_phase(o, "finish", &tp);
         if (ret_stats)
                 *ret_stats = stats;
         return r;

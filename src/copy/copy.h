@@ -46,6 +46,11 @@ struct copy_options {
          * successful sync.  NULL: no such file (such a change then makes
          * the sync compare the whole tree). */
         const char *link_map;
+        /* copy_sync(): send the wall time of each phase (stopping the
+         * recorder, resolving the record, comparing, ...) to o->message
+         * as COPY_MESSAGE_INFO "time: PHASE SECONDS s" lines, to find
+         * where a sync's time goes. */
+        bool timing;
         /* Called every progress_interval_ms (default 500) from the thread
          * that called copy_*(), and once at the end. */
         void (*progress)(const struct copy_progress *p, void *userdata);

@@ -83,7 +83,23 @@ struct rename_rec {
         char *line; /* "TYPE HEX NAMEHEX TYPE HEX NAMEHEX" */
 };
 
+/* Where a changed directory was when its first event came (a hint: the
+ * sync checks that the path still leads to this handle).  Found while
+ * the directory is in the cache, it spares the sync open_by_handle_at()
+ * on a cold one, which reads every ancestor's whole directory to find
+ * their names. */
+struct dir_hint {
+        struct dir_hint *next;
+        int type;
+        unsigned size;
+        char *path;             /* relative to the root, "." for it */
+        unsigned char bytes[];
+};
+
 struct copy_tracker {
+        struct dir_hint *hints[TRACK_BUCKETS];
+        size_t n_hints;
+        int mount_fd;           /* private clone of SRC for the hints, or -EBADF */
         struct rename_rec *renames, **renames_tail;
         size_t n_renames;
         int fan_fd;
@@ -160,6 +176,42 @@ static void tracker_add(struct copy_tracker *t, int type, const unsigned char *b
 }
 
 static char *format_record(int type, const unsigned char *b, unsigned size, const char *name);
+static int handle_to_path(int mount_fd, int type, const unsigned char *b, unsigned size, char **ret);
+
+/* Called with t->lock held: notes where the directory with this handle is
+ * now, once per handle.  A directory already gone gets no hint. */
+static void tracker_hint(struct copy_tracker *t, int type, const unsigned char *b, unsigned size) {
+        if (t->mount_fd < 0 || t->overflow || t->n_hints >= TRACK_MAX_ENTRIES)
+                return;
+        struct dir_hint **p = &t->hints[handle_hash(type, b, size, NULL)];
+        for (struct dir_hint *h = *p; h; h = h->next)
+                if (h->type == type && h->size == size && memcmp(h->bytes, b, size) == 0)
+                        return;
+        _cleanup_free_ char *path = NULL;
+        if (handle_to_path(t->mount_fd, type, b, size, &path) < 0 || !path)
+                return;
+        struct dir_hint *h = malloc(sizeof *h + size);
+        if (!h)
+                return; /* only a hint */
+        h->type = type;
+        h->size = size;
+        h->path = TAKE_PTR(path);
+        memcpy(h->bytes, b, size);
+        h->next = *p;
+        *p = h;
+        t->n_hints++;
+}
+
+static void tracker_hints_free(struct copy_tracker *t) {
+        for (size_t i = 0; i < TRACK_BUCKETS; i++)
+                while (t->hints[i]) {
+                        struct dir_hint *h = t->hints[i];
+                        t->hints[i] = h->next;
+                        free(h->path);
+                        free(h);
+                }
+        t->n_hints = 0;
+}
 
 /* Called with t->lock held. */
 static void tracker_add_rename(struct copy_tracker *t, const char *old_rec, const char *new_rec) {
@@ -226,6 +278,8 @@ static void tracker_handle_events(struct copy_tracker *t, const char *buf, ssize
                                 if (hdr.info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
                                         new_rec = format_record(fh.handle_type, bytes, fh.handle_bytes, name);
                                 tracker_add(t, fh.handle_type, bytes, fh.handle_bytes, name, false);
+                                if (hdr.info_type != FAN_EVENT_INFO_TYPE_FID)
+                                        tracker_hint(t, fh.handle_type, bytes, fh.handle_bytes);
                                 /* A directory made or moved here: its old
                                  * name in DST may hold other contents. */
                                 if ((m.mask & FAN_ONDIR) && (m.mask & (FAN_CREATE | FAN_MOVED_TO)) &&
@@ -295,6 +349,8 @@ struct copy_tracker *copy_tracker_free(struct copy_tracker *t) {
                 return NULL;
         tracker_stop(t);
         tracker_overflow(t, "freed"); /* frees the set */
+        tracker_hints_free(t);
+        safe_close(t->mount_fd);
         safe_close(t->fan_fd);
         safe_close(t->stop_pipe[0]);
         safe_close(t->stop_pipe[1]);
@@ -310,7 +366,7 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
 
         if (!t)
                 return -ENOMEM;
-        t->fan_fd = t->stop_pipe[0] = t->stop_pipe[1] = -EBADF;
+        t->fan_fd = t->stop_pipe[0] = t->stop_pipe[1] = t->mount_fd = -EBADF;
         t->renames_tail = &t->renames;
         pthread_mutex_init(&t->lock, NULL);
         if (statfs(src, &sfs) < 0)
@@ -341,6 +397,10 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
                 return errno == EXDEV || errno == ENODEV || errno == EINVAL ? -EOPNOTSUPP : -errno;
         if (pipe2(t->stop_pipe, O_CLOEXEC) < 0)
                 return -errno;
+        /* Paths for the hints, as the sync sees them (see struct dir_hint);
+         * without it, no hints. */
+        if (copy_open_source(src, &t->mount_fd, NULL) < 0)
+                t->mount_fd = -EBADF;
 
         /* For tests: behave as if events had been lost. */
         if (!isempty(getenv("ROOTRAID_COPY_TEST_OVERFLOW")))
@@ -431,6 +491,12 @@ int copy_tracker_save(struct copy_tracker *t, const char *state_path, bool final
                 }
         for (struct rename_rec *rr = t->renames; rr; rr = rr->next)
                 fprintf(f, "rename %s\n", rr->line);
+        for (size_t i = 0; i < TRACK_BUCKETS && !t->overflow; i++)
+                for (struct dir_hint *h = t->hints[i]; h; h = h->next) {
+                        _cleanup_free_ char *line = format_record(h->type, h->bytes, h->size, h->path);
+                        if (line)
+                                fprintf(f, "path %s\n", line); /* only a hint: may be left out */
+                }
         pthread_mutex_unlock(&t->lock);
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -448,6 +514,7 @@ struct state {
         char **dirs;  /* "TYPE HEX NAMEHEX": compare this entry */
         char **trees; /* "TYPE HEX NAMEHEX": compare this subtree */
         char **renames; /* "TYPE HEX NAMEHEX TYPE HEX NAMEHEX", in order */
+        char **paths;   /* "TYPE HEX PATHHEX": where a directory was */
 };
 
 static void state_done(struct state *s) {
@@ -455,6 +522,7 @@ static void state_done(struct state *s) {
         strv_free(s->dirs);
         strv_free(s->trees);
         strv_free(s->renames);
+        strv_free(s->paths);
 }
 
 static int state_read(const char *path, struct state *ret) {
@@ -483,8 +551,8 @@ static int state_read(const char *path, struct state *ret) {
                         free(s.why);
                         s.why = strdup(v);
                 } else if ((v = startswith(l, "dir ")) || (v = startswith(l, "tree ")) ||
-                           (v = startswith(l, "rename "))) {
-                        if (strv_extend(l[0] == 'd' ? &s.dirs : l[0] == 't' ? &s.trees : &s.renames, v) < 0) {
+                           (v = startswith(l, "rename ")) || (v = startswith(l, "path "))) {
+                        if (strv_extend(l[0] == 'd' ? &s.dirs : l[0] == 't' ? &s.trees : l[0] == 'r' ? &s.renames : &s.paths, v) < 0) {
                                 state_done(&s);
                                 return -ENOMEM;
                         }
@@ -573,6 +641,18 @@ static int handle_to_path(int mount_fd, int type, const unsigned char *b, unsign
         return 0;
 }
 
+/* Decodes n hex digits (n even) into out; with text, a NUL byte is an
+ * error (names and paths). */
+static int unhex(const char *hex, size_t n, unsigned char *out, bool text) {
+        for (size_t i = 0; i + 1 < n; i += 2) {
+                int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+                if (hi < 0 || lo < 0 || (text && hi == 0 && lo == 0))
+                        return -EBADMSG;
+                out[i / 2] = (unsigned char) (hi << 4 | lo);
+        }
+        return 0;
+}
+
 /* One record of the state file, parsed. */
 struct record {
         int type;
@@ -598,18 +678,10 @@ static int record_parse(const char *rec, bool tree, struct record *ret, int *ret
                 return -EBADMSG;
         if (ret_len)
                 *ret_len = len;
-        for (const char *p = hex; *p; p += 2) {
-                int hi = hexval(p[0]), lo = hexval(p[1]);
-                if (hi < 0 || lo < 0)
-                        return -EBADMSG;
-                r.handle[r.size++] = (unsigned char) (hi << 4 | lo);
-        }
-        for (const char *p = namehex; *p; p += 2) {
-                int hi = hexval(p[0]), lo = hexval(p[1]);
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                        return -EBADMSG;
-                r.name[nl++] = (char) (hi << 4 | lo);
-        }
+        if (unhex(hex, strlen(hex), r.handle, false) < 0 || unhex(namehex, strlen(namehex), (unsigned char *) r.name, true) < 0)
+                return -EBADMSG;
+        r.size = (unsigned) strlen(hex) / 2;
+        nl = strlen(namehex) / 2;
         r.name[nl] = 0;
         if (nl == 0 || strchr(r.name, '/') || streq(r.name, ".."))
                 return -EBADMSG;
@@ -617,13 +689,73 @@ static int record_parse(const char *rec, bool tree, struct record *ret, int *ret
         return 0;
 }
 
+/* Orders file handles: type, size, bytes. */
+static int handle_cmp(int xt, unsigned xs, const unsigned char *xb, int yt, unsigned ys, const unsigned char *yb) {
+        if (xt != yt)
+                return xt < yt ? -1 : 1;
+        if (xs != ys)
+                return xs < ys ? -1 : 1;
+        return memcmp(xb, yb, xs);
+}
+
 static int record_cmp(const void *a, const void *b) {
         const struct record *x = a, *y = b;
-        if (x->type != y->type)
-                return x->type < y->type ? -1 : 1;
-        if (x->size != y->size)
-                return x->size < y->size ? -1 : 1;
-        return memcmp(x->handle, y->handle, x->size);
+        return handle_cmp(x->type, x->size, x->handle, y->type, y->size, y->handle);
+}
+
+/* A parsed "path" line of the state file: where a directory was. */
+struct hint_rec {
+        int type;
+        unsigned size;
+        unsigned char handle[MAX_HANDLE_SZ];
+        char *path;
+};
+
+/* Parses "TYPE HEX PATHHEX". */
+static int hint_parse(const char *line, struct hint_rec *ret) {
+        char hex[2 * MAX_HANDLE_SZ + 1];
+        struct hint_rec h = {};
+        int len = 0;
+        if (sscanf(line, "%d %256s %n", &h.type, hex, &len) != 2 || len == 0 || strlen(hex) % 2)
+                return -EBADMSG;
+        const char *ph = line + len;
+        size_t pl = strlen(ph);
+        if (pl == 0 || pl % 2)
+                return -EBADMSG;
+        if (unhex(hex, strlen(hex), h.handle, false) < 0)
+                return -EBADMSG;
+        h.size = (unsigned) strlen(hex) / 2;
+        h.path = malloc(pl / 2 + 1);
+        if (!h.path)
+                return -ENOMEM;
+        if (unhex(ph, pl, (unsigned char *) h.path, true) < 0) {
+                free(h.path);
+                return -EBADMSG;
+        }
+        h.path[pl / 2] = 0;
+        *ret = h;
+        return 0;
+}
+
+static int hint_cmp(const void *a, const void *b) {
+        const struct hint_rec *x = a, *y = b;
+        return handle_cmp(x->type, x->size, x->handle, y->type, y->size, y->handle);
+}
+
+/* Does the hint's path still lead to the directory with r's handle?  Then
+ * it is r's path, found with a path walk, which reads far less than
+ * open_by_handle_at() (see struct dir_hint). */
+static bool hint_check(int mount_fd, const struct hint_rec *h, const struct record *r) {
+        _cleanup_close_ int fd = -EBADF;
+        union {
+                struct file_handle fh;
+                unsigned char raw[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        } u = { .fh.handle_bytes = MAX_HANDLE_SZ };
+        int mnt;
+        if (copy_open_rel(mount_fd, h->path, &fd) < 0 ||
+            name_to_handle_at(fd, "", &u.fh, &mnt, AT_EMPTY_PATH) < 0)
+                return false;
+        return handle_cmp(u.fh.handle_type, u.fh.handle_bytes, u.fh.f_handle, r->type, r->size, r->handle) == 0;
 }
 
 struct resolver {
@@ -631,10 +763,47 @@ struct resolver {
         size_t n;
         atomic_size_t next;
         int mount_fd;
+        int dst_fd;
+        const struct hint_rec *hints; /* sorted by handle */
+        size_t n_hints;
+        atomic_size_t by_path, by_handle;
 };
 
+/* Reads what the sync will look at for the records recs[i..j) of one
+ * directory (its path in DST, the inodes of its changed names on both
+ * sides), so that it finds them in the cache.  On a cold cache the sync
+ * is a series of small random reads; here they are made by many threads
+ * at once, and before the renames, which are replayed one by one.  Only
+ * reads, so the order does not matter; failures are the sync's to see. */
+static void records_prefetch(const struct resolver *rs, const struct record *recs, size_t i, size_t j) {
+        _cleanup_close_ int s = -EBADF, d = -EBADF;
+        struct stat st;
+
+        if (!recs[i].dir || rs->dst_fd < 0)
+                return;
+        (void) copy_open_rel(rs->mount_fd, recs[i].dir, &s);
+        (void) copy_open_rel(rs->dst_fd, recs[i].dir, &d);
+        for (size_t k = i; k < j; k++) {
+                struct stat ds;
+                bool have_src, have_dst;
+                if (streq(recs[k].name, "."))
+                        continue;
+                have_src = s >= 0 && fstatat(s, recs[k].name, &st, AT_SYMLINK_NOFOLLOW) >= 0;
+                have_dst = d >= 0 && fstatat(d, recs[k].name, &ds, AT_SYMLINK_NOFOLLOW) >= 0;
+                /* A file the sync will copy: start reading its data now
+                 * (readahead() only queues the reads). */
+                if (have_src && S_ISREG(st.st_mode) && st.st_size > 0 &&
+                    (!have_dst || ds.st_size != st.st_size || ds.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+                     ds.st_mtim.tv_nsec != st.st_mtim.tv_nsec)) {
+                        _cleanup_close_ int fd = openat(s, recs[k].name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                        if (fd >= 0)
+                                (void) readahead(fd, 0, (size_t) MIN(st.st_size, (off_t) 64 << 20));
+                }
+        }
+}
+
 /* Resolving a handle of a cold directory reads its ancestors from disk:
- * several threads keep several reads in flight. */
+ * many threads keep many reads in flight (the disk waits, not the CPU). */
 static void *resolver_main(void *p) {
         struct resolver *rs = p;
         for (;;) {
@@ -642,16 +811,34 @@ static void *resolver_main(void *p) {
                 if (i >= rs->n)
                         return NULL;
                 struct record *r = &rs->recs[i];
-                if (r->leader == r)
+                if (r->leader != r)
+                        continue;
+                struct hint_rec key = { .type = r->type, .size = r->size };
+                memcpy(key.handle, r->handle, r->size);
+                const struct hint_rec *h = rs->n_hints > 0 ? bsearch(&key, rs->hints, rs->n_hints, sizeof key, hint_cmp) : NULL;
+                if (h && hint_check(rs->mount_fd, h, r)) {
+                        r->dir = strdup(h->path);
+                        r->error = r->dir ? 0 : -ENOMEM;
+                        atomic_fetch_add(&rs->by_path, 1);
+                } else {
                         r->error = handle_to_path(rs->mount_fd, r->type, r->handle, r->size, &r->dir);
+                        atomic_fetch_add(&rs->by_handle, 1);
+                }
+                size_t j = i + 1;
+                while (j < rs->n && rs->recs[j].leader == r)
+                        j++;
+                records_prefetch(rs, rs->recs, i, j);
         }
 }
 
-/* Resolves every record, each distinct handle once. */
-static int records_resolve(struct record *recs, size_t n, int mount_fd) {
-        pthread_t th[8];
-        size_t started = 0;
-        struct resolver rs = { .recs = recs, .n = n, .mount_fd = mount_fd };
+/* Resolves every record, each distinct handle once, and with dst_fd >= 0
+ * reads ahead what the sync needs (see records_prefetch()). */
+static int records_resolve(const struct copy_options *o, struct record *recs, size_t n, int mount_fd, int dst_fd,
+                           const struct hint_rec *hints, size_t n_hints) {
+        pthread_t th[64];
+        size_t started = 0, want = MIN((size_t) (o->jobs ?: copy_default_jobs(true)), ELEMENTSOF(th));
+        struct resolver rs = { .recs = recs, .n = n, .mount_fd = mount_fd, .dst_fd = dst_fd,
+                               .hints = hints, .n_hints = n_hints };
 
         if (n == 0)
                 return 0;
@@ -659,22 +846,30 @@ static int records_resolve(struct record *recs, size_t n, int mount_fd) {
         for (size_t i = 0; i < n; i++)
                 recs[i].leader = i > 0 && record_cmp(&recs[i - 1], &recs[i]) == 0 ? recs[i - 1].leader : &recs[i];
         atomic_init(&rs.next, 0);
-        for (; started < ELEMENTSOF(th) && started < n; started++)
+        atomic_init(&rs.by_path, 0);
+        atomic_init(&rs.by_handle, 0);
+        for (; started < want && started < n; started++)
                 if (pthread_create(&th[started], NULL, resolver_main, &rs) != 0)
                         break;
         if (started == 0)
                 resolver_main(&rs);
         for (size_t i = 0; i < started; i++)
                 pthread_join(th[i], NULL);
+        if (o->timing)
+                copy_message(o, COPY_MESSAGE_INFO, ".",
+                             "time: resolved %zu directories by the path the recorder saw, %zu by handle",
+                             atomic_load(&rs.by_path), atomic_load(&rs.by_handle));
         return 0;
 }
 
-int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_mount_fd,
+int copy_state_collect(const struct copy_options *o, struct copy_tracker *t, const char *state_path, int src_mount_fd,
+                       int dst_fd,
                        char ***ret_dirs, char ***ret_trees, char ***ret_renames, bool *ret_full,
                        char **ret_why, struct timespec *ret_t0) {
         _cleanup_(state_done) struct state s = {};
         _cleanup_strv_free_ char **dirs = NULL, **trees = NULL;
         struct statfs sfs;
+        double tp = copy_now();
         int r;
 
         *ret_full = true;
@@ -698,6 +893,12 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 for (struct rename_rec *rr = t->renames; rr; rr = rr->next)
                         if (strv_extend(&s.renames, rr->line) < 0)
                                 return -ENOMEM;
+                for (size_t i = 0; i < TRACK_BUCKETS; i++)
+                        for (struct dir_hint *h = t->hints[i]; h; h = h->next) {
+                                _cleanup_free_ char *line = format_record(h->type, h->bytes, h->size, h->path);
+                                if (!line || strv_extend(&s.paths, line) < 0)
+                                        return -ENOMEM;
+                        }
         } else {
                 r = state_read(state_path, &s);
                 if (r == -ENOENT) {
@@ -718,6 +919,7 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                                 return 0;
                         }
                         struct timespec t0 = s.t0;
+                        copy_phase(o, "stop recorder", &tp);
                         state_done(&s);
                         s = (struct state) {};
                         r = state_read(state_path, &s);
@@ -769,7 +971,21 @@ int copy_state_collect(struct copy_tracker *t, const char *state_path, int src_m
                 recs[parsed++].rename = 2;
                 recs[parsed - 1].index = recs[parsed - 2].index = i;
         }
-        r = records_resolve(recs, n_recs, src_mount_fd);
+        /* Hints are optional: a damaged one is left out. */
+        size_t n_hints = 0;
+        _cleanup_free_ struct hint_rec *hints = calloc(MAX(strv_length(s.paths), (size_t) 1), sizeof *hints);
+        if (!hints)
+                return -ENOMEM;
+        for (char **l = s.paths; l && *l; l++)
+                if (hint_parse(*l, &hints[n_hints]) >= 0)
+                        n_hints++;
+        if (n_hints > 1)
+                qsort(hints, n_hints, sizeof *hints, hint_cmp);
+        copy_phase(o, "read record", &tp);
+        r = records_resolve(o, recs, n_recs, src_mount_fd, dst_fd, hints, n_hints);
+        for (size_t i = 0; i < n_hints; i++)
+                free(hints[i].path);
+        copy_phase(o, "resolve handles", &tp);
         for (size_t i = 0; r >= 0 && i < n_recs; i++) {
                 const struct record *l = recs[i].leader;
                 char *full = NULL;

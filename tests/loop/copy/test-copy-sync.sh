@@ -24,6 +24,7 @@ S=$WORK/src D=$WORK/dst STATE=$WORK/copy.state
 python3 "$(dirname "$0")/hostile-tree.py" "$S" --bulk 6000 || fail "generating the tree"
 head -c 65536 /dev/urandom >"$S/data/mapped-later" # written through mmap after the first pass
 mkdir -p "$S/live" && head -c 65536 /dev/urandom >"$S/live/mapped" # ... and during it
+mkdir "$S/hinted" && echo first >"$S/hinted/a" # changed, moved and replaced after the first pass
 src_view "$S"
 # The sync treats a ctime from the second the recorder started in as a
 # change; a real tree was not written just before the copy.
@@ -114,6 +115,12 @@ echo rewritten >"$S/hard/a/one-again"           # hard-linked with hard/a/one
 chattr -i "$S/flags/frozen-dir" && echo more >"$S/flags/frozen-dir/added" && chattr +i "$S/flags/frozen-dir"
 mmap_write "$S/data/mapped-later"
 ln "$S/hard/b/two" "$S/live/two-added-late"     # a name added to a file named before
+# The recorder notes where hinted/ is at its first change; then it moves
+# and another directory takes that path: the sync finds it by its handle
+# (both are compared whole as new subtrees anyway).
+echo changed >"$S/hinted/a"
+mv "$S/hinted" "$S/live/hinted-moved" && echo new >"$S/live/hinted-moved/b"
+mkdir "$S/hinted" && echo other >"$S/hinted/c"
 
 if [ "$MODE" = queue ]; then
         # A burst of more new files than the unread queue holds (each
@@ -128,7 +135,7 @@ if [ "$MODE" = gone ]; then
 fi
 
 recorder=$(awk '$1 == "pid" { print $2 }' "$STATE")
-"$ROOTRAID" copy --json --sync "$STATE" "$S" "$D" >"$WORK/sync.out"
+ROOTRAID_COPY_TIMING=1 "$ROOTRAID" copy --json --sync "$STATE" "$S" "$D" >"$WORK/sync.out"
 rc=$?
 # Gone, or a zombie waiting for whoever inherited it to reap it.
 state=$(awk '{ print $3 }' "/proc/$recorder/stat" 2>/dev/null)
@@ -139,7 +146,15 @@ case $MODE in
 tracked)
         # Hard-linked files changed, and their other names were outside
         # the record: the link map must have placed them.
-        grep -q '"full_compare":false' "$WORK/sync.out" || fail "the recorded changes were not used" ;;
+        grep -q '"full_compare":false' "$WORK/sync.out" || fail "the recorded changes were not used"
+        # Most directories are found by the path the recorder noted; those
+        # moved since (hinted/, whose old path is another directory's now)
+        # by their handle, and the trees must come out equal all the same.
+        resolved=$(grep -o 'resolved [0-9]* directories by the path the recorder saw, [0-9]* by handle' "$WORK/sync.out")
+        echo "$resolved"
+        set -- $resolved
+        [ "${2:-0}" -gt 0 ] || fail "no directory was found by its recorded path"
+        [ "${10:-0}" -gt 0 ] || fail "no directory needed its handle (a renamed one should have)" ;;
 queue) grep -q 'queue overflowed' "$WORK/sync.out" || fail "the queue did not overflow, or the sync did not say so" ;;&
 *) grep -q '"full_compare":true' "$WORK/sync.out" || fail "no full comparison in mode $MODE"
    grep -q '"event":"info".*full comparison' "$WORK/sync.out" || fail "the sync did not say why it compares everything" ;;
