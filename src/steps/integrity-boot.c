@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "steps/kinds.h"
+#include "steps/target.h"
 #include "util/fileio.h"
 #include "util/run.h"
 #include "util/strutil.h"
@@ -269,6 +270,11 @@ static int integrity_boot_check(struct step_context *ctx, const struct plan_step
 
         if (r < 0)
                 return r;
+        /* files and initramfs work on the new root before the reboot: once
+         * the machine runs from it, that work is behind us (and the new
+         * root is / now, not under the target directory). */
+        if (ctx->plan && !streq(a.what, "integritytab") && target_presumed_done(ctx, step))
+                return 1;
         if (!streq(a.what, "initramfs"))
                 return files_present(&a);
         r = images_ready(a.root, &problem);
