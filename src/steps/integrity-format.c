@@ -36,6 +36,9 @@
  *   check: the partition carries an integrity superblock with our tag and
  *          sector size, and NAME is open on it.
  *   apply: formats unless such a superblock is there, then opens NAME.
+ *          A superblock of ours that is not open is opened and kept when
+ *          the plan's md superblock is inside; else (a crash between the
+ *          format and the first open) it is formatted again.
  *   undo:  closes NAME and erases the superblock (new disks only; on the
  *          old disk it runs after the point of no return). */
 #include <errno.h>
@@ -163,6 +166,29 @@ static int mapping_state(const char *name, const char *dev) {
         return n == 1 ? r : -EEXIST;
 }
 
+/* True when /dev/mapper/NAME holds the md superblock of the plan's array
+ * (also when the plan does not say which UUID that is). */
+static bool holds_planned_array(struct step_context *ctx, const struct integrity_args *a) {
+        _cleanup_free_ char *mapper = NULL, *uuid = NULL;
+        json_object *arrays, *v;
+        const char *want = NULL;
+
+        if (!ctx->plan || !ctx->plan->target || !json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
+                return true;
+        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
+                json_object *ar = json_object_array_get_idx(arrays, i);
+                if (json_object_object_get_ex(ar, "name", &v) && streq_ptr(json_object_get_string(v), a->array) &&
+                    json_object_object_get_ex(ar, "uuid", &v))
+                        want = json_object_get_string(v);
+        }
+        if (!want)
+                return true;
+        if (asprintf(&mapper, "/dev/mapper/%s", a->name) < 0)
+                return true;
+        /* An unwritten block reads as an error: no superblock then. */
+        return md_examine_uuid(mapper, &uuid) >= 0 && md_uuid_equal(uuid, want);
+}
+
 static int integrity_check(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *part = NULL;
         struct integrity_args a;
@@ -213,6 +239,25 @@ static int integrity_apply(struct step_context *ctx, const struct plan_step *ste
                 return step_error(ctx, EEXIST, "%s carries a dm-integrity superblock with other parameters than %llu-byte tags on %llu-byte sectors; "
                                   "it is not ours: erase it (wipefs -a) if it holds nothing you need.",
                                   part, (unsigned long long) a.tag_size, (unsigned long long) a.sector_size);
+        if (r > 0 && !open) {
+                /* Ours, but not open: a crash between the format and the
+                 * first open (the recalculation never started), or a volume
+                 * in use before.  Open it and look: without this plan's md
+                 * superblock inside, nothing was written through it, and a
+                 * new format (recalculated) is the safe way on. */
+                r = crypt_activate_by_volume_key(cd, a.name, NULL, 0, 0);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot open %s as /dev/mapper/%s: %m", part, a.name);
+                signatures_settle();
+                if (holds_planned_array(ctx, &a))
+                        return 0;
+                r = crypt_deactivate(cd, a.name);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot close /dev/mapper/%s to format it again: %m", a.name);
+                step_log(ctx, LOG_LEVEL_INFO, 0, "%s holds nothing yet: formatting it again.", part);
+                crypt_free(TAKE_PTR(cd));
+                r = 0;
+        }
         if (r == 0) {
                 if (open)
                         return step_error(ctx, EBUSY, "/dev/mapper/%s is open on %s, which carries no dm-integrity superblock.", a.name, part);
@@ -232,6 +277,11 @@ static int integrity_apply(struct step_context *ctx, const struct plan_step *ste
                 step_log(ctx, LOG_LEVEL_INFO, 0, "Wrote a dm-integrity superblock on %s (%s, %llu-byte tags, %llu-byte sectors).",
                          part, a.algorithm, (unsigned long long) a.tag_size, (unsigned long long) a.sector_size);
                 fresh = true;
+                /* Open from what is on the disk now, as every later opener
+                 * does (and as a resume after a crash here would). */
+                crypt_free(TAKE_PTR(cd));
+                if (superblock_state(&a, part, &cd) <= 0)
+                        return step_error(ctx, EIO, "The dm-integrity superblock just written on %s does not read back.", part);
         }
         if (open)
                 return 0;
