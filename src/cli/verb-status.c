@@ -107,9 +107,8 @@ static int outcome_from_journal(void) {
 static int follow(void) {
         _cleanup_(events_tail_done) struct events_tail tail = {};
         const char *path = JOURNAL_DIR "/" EVENTS_FILE_NAME;
+        _cleanup_(progress_filter_done) struct progress_filter thin = {};
         struct timespec now, idle_since;
-        char *last_step = NULL;
-        time_t last_progress = 0;
         int r;
 
         (void) setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, through SSH too */
@@ -129,29 +128,15 @@ static int follow(void) {
                         int code;
                         if (event_describe(lines[i], &text, &code) < 0)
                                 continue; /* a line cut short by a crash */
-                        /* Progress: a line every 10 s per step is plenty to read. */
-                        if (text && strstr(lines[i], "\"event\":\"progress\"")) {
-                                const char *k = strstr(lines[i], "\"step\":");
-                                _cleanup_free_ char *key = k ? strndup(k, strcspn(k, ",}")) : NULL;
-                                clock_gettime(CLOCK_MONOTONIC, &now);
-                                /* Also when following started in the middle of a step. */
-                                bool same = last_step && key && streq(key, last_step);
-                                if (same && now.tv_sec - last_progress < 10 && !strstr(lines[i], "\"percent\":100"))
-                                        continue;
-                                if (!same) {
-                                        free(last_step);
-                                        last_step = TAKE_PTR(key);
-                                }
-                                last_progress = now.tv_sec;
-                        } else if (text && strstr(lines[i], "\"event\":\"step-start\"")) {
-                                free(last_step);
-                                last_step = NULL;
-                        }
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        /* Progress: a line every 10 s per step is plenty to
+                         * read, also when following started mid-step. */
+                        if (!progress_filter_show(&thin, lines[i], now.tv_sec))
+                                continue;
                         if (text)
                                 puts(text);
                         if (code < 0)
                                 continue;
-                        free(last_step);
                         if (code == 14)
                                 printf("The machine reboots now; %s continues the migration after the boot. "
                                        "Run 'rootraid status --follow' again once it is back.\n", RESUME_UNIT_NAME);
@@ -167,10 +152,8 @@ static int follow(void) {
                         _cleanup_journal_free_ struct journal *j = NULL;
                         bool over = load_quietly(&j) >= 0 &&
                                     (j->run_state == RUN_STATE_FINISHED || j->run_state == RUN_STATE_ROLLED_BACK);
-                        if (over || now.tv_sec - idle_since.tv_sec >= FOLLOW_GRACE_SEC) {
-                                free(last_step);
+                        if (over || now.tv_sec - idle_since.tv_sec >= FOLLOW_GRACE_SEC)
                                 return outcome_from_journal();
-                        }
                 }
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 500 * 1000 * 1000 }, NULL);
         }

@@ -406,6 +406,44 @@ static int64_t get_int(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
+bool progress_filter_show(struct progress_filter *f, const char *line, int64_t now_sec) {
+        json_object *o = json_tokener_parse(line);
+        bool show = true;
+
+        if (!o)
+                return true; /* not ours to judge: event_describe() refuses it */
+        switch (event_type_from_string(get_str(o, "event"))) {
+        case EVENT_PROGRESS: {
+                const char *step = get_str(o, "step");
+                json_object *v;
+                bool complete = json_object_object_get_ex(o, "percent", &v) && json_object_get_double(v) >= 100.0;
+                if (f->step && step && streq(f->step, step)) {
+                        if (now_sec - f->shown < PROGRESS_FILTER_SEC && !complete)
+                                show = false;
+                } else {
+                        free(f->step);
+                        f->step = step ? strdup(step) : NULL; /* out of memory: shown again next time */
+                }
+                if (show)
+                        f->shown = now_sec;
+                break;
+        }
+        case EVENT_STEP_START:
+                free(f->step);
+                f->step = NULL;
+                break;
+        default:
+                break;
+        }
+        json_object_put(o);
+        return show;
+}
+
+void progress_filter_done(struct progress_filter *f) {
+        free(f->step);
+        f->step = NULL;
+}
+
 int event_describe(const char *line, char **ret_text, int *ret_exit) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], hms[9] = "";
         json_object *o, *v;

@@ -115,6 +115,24 @@ int events_tail_read(struct events_tail *t, const char *path, char ***ret_lines)
 
 void events_tail_done(struct events_tail *t);
 
+/* Thins the progress events of a stream for people (`status --follow`):
+ * one progress line per PROGRESS_FILTER_SEC seconds per step, and always a
+ * step's 100%.  It keys on the step of the last progress line shown, not
+ * on step-start, so a follower that joins in the middle of a step is
+ * thinned as well. */
+#define PROGRESS_FILTER_SEC 10
+struct progress_filter {
+        char *step;    /* the step of the last progress line shown */
+        int64_t shown; /* when it was shown, in the caller's seconds */
+};
+
+/* Whether to show line (an event line) read at now_sec (any monotonic
+ * seconds).  Every event but progress is shown; a step-start forgets the
+ * last step. */
+bool progress_filter_show(struct progress_filter *f, const char *line, int64_t now_sec);
+
+void progress_filter_done(struct progress_filter *f);
+
 /* One event line as a sentence for people, e.g. "12:01:02 step 8/27
  * copy-root (copy-live) started".  *ret_text (caller frees) is NULL for an
  * event that needs no line.  *ret_exit is the exit code of a run-end event

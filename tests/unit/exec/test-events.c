@@ -93,6 +93,35 @@ int main(void) {
         log_warning("after the output is gone");
         free(buf);
 
+        /* status --follow's thinning (f580070): joining in the middle of a
+         * step that reports every second, one line per 10 s is shown; its
+         * 100% always; a new step starts afresh; other events all pass. */
+        struct progress_filter thin = {};
+        char pline[256];
+        unsigned shown = 0;
+        for (int t = 0; t <= 30; t++) {
+                snprintf(pline, sizeof pline, "{\"v\":1,\"time\":\"2026-11-22T02:00:%02d.000Z\",\"event\":\"progress\","
+                         "\"step\":\"copy-root\",\"done\":%d,\"total\":100,\"percent\":%d.0}\n", t, t + 60, t + 60);
+                ASSERT(event_validate(pline, NULL) == 0);
+                bool show = progress_filter_show(&thin, pline, 1000 + t);
+                ASSERT(show == (t % 10 == 0));
+                shown += show;
+        }
+        ASSERT(shown == 4);
+        const char *full = "{\"v\":1,\"time\":\"2026-11-22T02:00:31.000Z\",\"event\":\"progress\",\"step\":\"copy-root\","
+                           "\"done\":100,\"total\":100,\"percent\":100.0}\n";
+        ASSERT(progress_filter_show(&thin, full, 1031));
+        const char *warn = "{\"v\":1,\"time\":\"2026-11-22T02:00:31.000Z\",\"event\":\"warning\",\"message\":\"m\",\"step\":null}\n";
+        ASSERT(progress_filter_show(&thin, warn, 1031));
+        const char *start = "{\"v\":1,\"time\":\"2026-11-22T02:00:32.000Z\",\"event\":\"step-start\",\"step\":\"copy-boot\","
+                            "\"kind\":\"copy-live\",\"index\":8,\"total\":25}\n";
+        ASSERT(progress_filter_show(&thin, start, 1032));
+        const char *other = "{\"v\":1,\"time\":\"2026-11-22T02:00:32.000Z\",\"event\":\"progress\",\"step\":\"copy-boot\","
+                            "\"done\":1,\"total\":100,\"percent\":1.0}\n";
+        ASSERT(progress_filter_show(&thin, other, 1032));  /* a new step's first line */
+        ASSERT(!progress_filter_show(&thin, other, 1033)); /* and not its next second */
+        progress_filter_done(&thin);
+
         /* What the validator refuses. */
         assert_invalid("{\"v\":1,\"time\":\"2026-11-19T21:24:16.789Z\",\"event\":\"warning\",\"step\":null}\n", "\"message\"");
         assert_invalid("{\"v\":2,\"time\":\"2026-11-19T21:24:16.789Z\",\"event\":\"warning\",\"message\":\"m\",\"step\":null}\n", "\"v\"");
