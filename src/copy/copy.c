@@ -84,6 +84,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -256,6 +257,7 @@ struct engine {
         size_t hl_count;
 
         atomic_bool cfr_broken;
+        atomic_bool sendfile_broken;
         atomic_uint_fast64_t files, bytes, hardlinks, deleted, vanished, errors, done_entries;
 };
 
@@ -658,11 +660,15 @@ static bool cfr_unsupported(int err) {
         return err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS || err == EBADF;
 }
 
-/* Copies [off, off+len) from sfd to dfd.  Returns 0, or a negative errno
- * with *ret_src_side telling whether reading the source failed. */
-static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, bool *ret_src_side) {
+/* Copies [off, off+len) from sfd to dfd; *ret_end gets the offset where
+ * it stopped (end, or less when the file shrank).  Returns 0, or a
+ * negative errno with *ret_src_side telling whether reading the source
+ * failed. */
+static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, off_t *ret_end, bool *ret_src_side) {
         struct engine *e = w->e;
         off_t end = off + len;
+
+        *ret_end = off;
 
         while (off < end && !atomic_load(&e->cfr_broken)) {
                 loff_t in = off, out = off;
@@ -683,8 +689,36 @@ static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, 
                 if (n == 0)
                         return 0; /* the file shrank: the final sync settles it */
                 off += n;
+                *ret_end = off;
                 atomic_fetch_add(&e->bytes, (uint64_t) n);
         }
+        /* Across filesystems copy_file_range() refuses (EXDEV), but
+         * sendfile() still copies inside the kernel: the data is copied
+         * once, not twice through our buffer, in one call, not two.  It
+         * writes at dfd's position (0 in the fds we open: then no lseek). */
+        if (off < end && !atomic_load(&e->sendfile_broken) && (off == 0 || lseek(dfd, off, SEEK_SET) == off))
+                while (off < end) {
+                        loff_t in = off;
+                        ssize_t n = sendfile(dfd, sfd, &in, (size_t) MIN(end - off, (off_t) 1 << 30));
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+                                        atomic_store(&e->sendfile_broken, true);
+                                        break;
+                                }
+                                if (target_full(-errno)) {
+                                        *ret_src_side = false;
+                                        return -errno;
+                                }
+                                break; /* find out which side fails with read/write */
+                        }
+                        if (n == 0)
+                                return 0; /* shrank */
+                        off += n;
+                        *ret_end = off;
+                        atomic_fetch_add(&e->bytes, (uint64_t) n);
+                }
         while (off < end) {
                 ssize_t n = pread(sfd, w->buf, (size_t) MIN(end - off, (off_t) COPY_BUF), off);
                 if (n < 0) {
@@ -706,20 +740,21 @@ static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, 
                         done += k;
                 }
                 off += n;
+                *ret_end = off;
                 atomic_fetch_add(&e->bytes, (uint64_t) n);
         }
         return 0;
 }
 
 static int copy_data(struct worker *w, int sfd, int dfd, const struct stat *st, bool *ret_src_side) {
-        off_t size = st->st_size, pos = 0;
+        off_t size = st->st_size, pos = 0, reached = 0;
         int r;
 
         if (size == 0)
                 return 0;
         /* Fully allocated: no hole to look for, spare two lseek()s. */
         if ((off_t) st->st_blocks * 512 >= size) {
-                r = copy_range(w, sfd, dfd, 0, size, ret_src_side);
+                r = copy_range(w, sfd, dfd, 0, size, &reached, ret_src_side);
                 if (r < 0)
                         return r;
         } else
@@ -741,12 +776,15 @@ static int copy_data(struct worker *w, int sfd, int dfd, const struct stat *st, 
                                 hole = size;
                         if (hole <= data)
                                 break;
-                        r = copy_range(w, sfd, dfd, data, hole - data, ret_src_side);
+                        r = copy_range(w, sfd, dfd, data, hole - data, &reached, ret_src_side);
                         if (r < 0)
                                 return r;
                         pos = hole;
                 }
-        if (ftruncate(dfd, size) < 0) {
+        /* The size, when the data did not end there (a hole at the end,
+         * or the file shrank): a needless ftruncate() costs a journal
+         * transaction per file. */
+        if (reached != size && ftruncate(dfd, size) < 0) {
                 *ret_src_side = false;
                 return -errno;
         }
