@@ -670,55 +670,41 @@ static int copy_range(struct worker *w, int sfd, int dfd, off_t off, off_t len, 
 
         *ret_end = off;
 
-        while (off < end && !atomic_load(&e->cfr_broken)) {
-                loff_t in = off, out = off;
-                ssize_t n = copy_file_range(sfd, &in, dfd, &out, (size_t) MIN(end - off, (off_t) 1 << 30), 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (cfr_unsupported(errno)) {
-                                atomic_store(&e->cfr_broken, true);
-                                break;
-                        }
-                        if (target_full(-errno)) {
-                                *ret_src_side = false;
-                                return -errno;
-                        }
-                        break; /* find out which side fails with read/write */
-                }
-                if (n == 0)
-                        return 0; /* the file shrank: the final sync settles it */
-                off += n;
-                *ret_end = off;
-                atomic_fetch_add(&e->bytes, (uint64_t) n);
-        }
-        /* Across filesystems copy_file_range() refuses (EXDEV), but
-         * sendfile() still copies inside the kernel: the data is copied
-         * once, not twice through our buffer, in one call, not two.  It
-         * writes at dfd's position (0 in the fds we open: then no lseek). */
-        if (off < end && !atomic_load(&e->sendfile_broken) && (off == 0 || lseek(dfd, off, SEEK_SET) == off))
-                while (off < end) {
-                        loff_t in = off;
-                        ssize_t n = sendfile(dfd, sfd, &in, (size_t) MIN(end - off, (off_t) 1 << 30));
+        /* In the kernel first: copy_file_range() (which may share or
+         * offload the data) within a filesystem; across filesystems it
+         * refuses (EXDEV), but sendfile() still copies there: the data
+         * once, not twice through our buffer, in one call, not two.
+         * sendfile() writes at dfd's position (0 in the fds we open). */
+        for (int m = 0; m < 2; m++) {
+                atomic_bool *broken = m == 0 ? &e->cfr_broken : &e->sendfile_broken;
+                if (off >= end || atomic_load(broken) || (m == 1 && off != 0 && lseek(dfd, off, SEEK_SET) != off))
+                        continue;
+                while (off < end && !atomic_load(broken)) {
+                        loff_t in = off, out = off;
+                        size_t chunk = (size_t) MIN(end - off, (off_t) 1 << 30);
+                        ssize_t n = m == 0 ? copy_file_range(sfd, &in, dfd, &out, chunk, 0) : sendfile(dfd, sfd, &in, chunk);
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
-                                if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-                                        atomic_store(&e->sendfile_broken, true);
+                                if (m == 0 ? cfr_unsupported(errno)
+                                           : errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+                                        atomic_store(broken, true);
                                         break;
                                 }
                                 if (target_full(-errno)) {
                                         *ret_src_side = false;
                                         return -errno;
                                 }
-                                break; /* find out which side fails with read/write */
+                                goto fallback; /* find out which side fails with read/write */
                         }
                         if (n == 0)
-                                return 0; /* shrank */
+                                return 0; /* the file shrank: the final sync settles it */
                         off += n;
                         *ret_end = off;
                         atomic_fetch_add(&e->bytes, (uint64_t) n);
                 }
+        }
+fallback:
         while (off < end) {
                 ssize_t n = pread(sfd, w->buf, (size_t) MIN(end - off, (off_t) COPY_BUF), off);
                 if (n < 0) {
