@@ -237,7 +237,7 @@ static int images_ready(const char *root, char **ret_problem) {
                 };
                 _cleanup_free_ char *out = NULL;
                 const char *argv[] = { "lsinitramfs", g.gl_pathv[i], NULL };
-                int q = run_argv(argv, 0, &out, NULL);
+                int q = run_argv(argv, RUN_CAPTURE_STDOUT, &out, NULL);
                 if (q != 0 || !out) {
                         r = asprintf(ret_problem, "lsinitramfs %s failed", g.gl_pathv[i]) < 0 ? -ENOMEM : 0;
                         break;
