@@ -237,8 +237,11 @@ static int images_ready(const char *root, char **ret_problem) {
                 };
                 _cleanup_free_ char *out = NULL;
                 const char *argv[] = { "lsinitramfs", g.gl_pathv[i], NULL };
+                /* Judged by the listing: lsinitramfs exits non-zero on
+                 * an archive without the trailing sections it looks for,
+                 * and a damaged image lists short and fails below. */
                 int q = run_argv(argv, RUN_CAPTURE_STDOUT, &out, NULL);
-                if (q != 0 || !out) {
+                if (q < 0 || isempty(out)) {
                         r = asprintf(ret_problem, "lsinitramfs %s failed", g.gl_pathv[i]) < 0 ? -ENOMEM : 0;
                         break;
                 }

@@ -131,6 +131,34 @@ static int test_boot(void) {
         ASSERT(step_integrity_boot.apply(&ctx, &img) < 0);
         ASSERT(ctx.error && strstr(ctx.error, "initrd.img-6.1.0-test"));
 
+        /* A real (uncompressed cpio) image holding what the hook puts in:
+         * accepted.  lsinitramfs lists it as initramfs-tools would. */
+        char *cmd = NULL;
+        ASSERT(asprintf(&cmd,
+                        "set -e; cd %s; rm -rf img; mkdir -p img/etc/rootraid img/scripts/local-top img/scripts/local-block img/usr/sbin "
+                        "img/usr/lib/modules/6.1.0-test/kernel/drivers/md; cp etc/rootraid/integrity.conf img/etc/rootraid/; "
+                        "touch img/scripts/local-top/rootraid-integrity img/scripts/local-block/rootraid-integrity img/usr/sbin/integritysetup "
+                        "img/usr/lib/modules/6.1.0-test/kernel/drivers/md/dm-integrity.ko; "
+                        "(cd img && find . | cpio -o -H newc --quiet) >boot/initrd.img-6.1.0-test",
+                        tmp) > 0);
+        const char *lsi[] = { "lsinitramfs", "-h", NULL };
+        if (run_argv(lsi, RUN_QUIET_STDERR, NULL, NULL) < 0 || system("command -v cpio >/dev/null") != 0)
+                printf("lsinitramfs or cpio missing: the accepted-image case is not run\n");
+        else {
+                ASSERT(system(cmd) == 0);
+                ASSERT(step_integrity_boot.check(&ctx, &img) > 0);
+                ASSERT_OK(step_integrity_boot.apply(&ctx, &img));
+                /* without the module: refused, naming it */
+                free(cmd);
+                ASSERT(asprintf(&cmd, "set -e; cd %s/img; rm usr/lib/modules/6.1.0-test/kernel/drivers/md/dm-integrity.ko; "
+                                "(find . | cpio -o -H newc --quiet) >../boot/initrd.img-6.1.0-test", tmp) > 0);
+                ASSERT(system(cmd) == 0);
+                ASSERT(step_integrity_boot.check(&ctx, &img) == 0);
+                ASSERT(step_integrity_boot.apply(&ctx, &img) < 0);
+                ASSERT(ctx.error && strstr(ctx.error, "dm-integrity.ko"));
+        }
+        free(cmd);
+
         /* Rollback removes what was written. */
         ASSERT_OK(step_integrity_boot.undo(&ctx, &files));
         ASSERT_OK(step_integrity_boot.undo(&ctx, &tab));
