@@ -8,8 +8,9 @@
  * anywhere on the filesystem, the file handle of the directory holding the
  * entry.  We keep the set of those handles (bounded: past TRACK_MAX_DIRS we
  * give up and say so) and, for the final sync, turn each into a path
- * relative to the root with open_by_handle_at() on our private clone of the
- * mount.  The sync compares those directories one level deep; new
+ * relative to the root of our private clone of the mount: the path the
+ * directory had at its first event, if it still leads to the same handle,
+ * else open_by_handle_at() (slow on a cold cache).  The sync compares those directories one level deep; new
  * subdirectories are copied whole.  Anything we cannot trust makes the sync
  * compare the whole tree instead, and say why: the kernel dropped events
  * (FAN_Q_OVERFLOW: the queue is bounded on purpose), too many directories,
@@ -37,7 +38,11 @@
  *   fsid HEX HEX         which filesystem the handles belong to
  *   status recording|final|overflow
  *   why TEXT             (overflow only)
- *   dir TYPE HEX         one file handle per changed directory
+ *   dir TYPE HEX NAMEHEX  a changed entry: its directory's handle, its name
+ *   tree TYPE HEX NAMEHEX a directory made or moved there: compare it whole
+ *   rename TYPE HEX NAMEHEX TYPE HEX NAMEHEX  old and new name, in order
+ *   path TYPE HEX PATHHEX where that directory was at its first change (a
+ *                         hint, checked against the handle; see dir_hint)
  */
 #include <fcntl.h>
 #include <stddef.h>
