@@ -4,7 +4,9 @@
  * journal on the new root (TARGET/var/lib/rootraid).
  *   check: every mount point has the planned device mounted, carrying the
  *          planned filesystem UUID.
- *   apply: mounts what is not mounted yet (mount(2)).  After the switch the
+ *   apply: mounts what is not mounted yet (mount(2)), by the array's
+ *          planned /dev/md/NAME, linked first when a power cut left the
+ *          array without it (see link_planned_name()).  After the switch the
  *          new root is "/" and is simply mounted a second time there, so
  *          the later steps find their files at the same paths.
  *   undo:  unmounts in reverse order; a busy mount is retried, then
@@ -72,6 +74,45 @@ static int is_mounted(struct step_context *ctx, const struct mnt *m) {
         return 1;
 }
 
+/* After a power cut before the new mdadm.conf, the old initramfs assembles
+ * the plan's arrays without their /dev/md/NAME links (as /dev/md127 or
+ * /dev/md/HOST:NAME).  Mounted as /dev/md127, the new root then shows
+ * grub-install a device it names "md127", which GRUB's own md driver does
+ * not know ("disk `md127' not found", seen in the crash test), where the
+ * normal run shows /dev/md/NAME.  So the link udev would have made for the
+ * planned name is made here (relative, like udev's), and the array is
+ * mounted by that name: the same state as without the power cut.  Stopping
+ * and assembling the array again under its name would race with udev's
+ * incremental assembly of the freed members.  Returns 0, or a negative
+ * errno (step_error() said it). */
+static int link_planned_name(struct step_context *ctx, const char *device) {
+        _cleanup_free_ char *node = NULL, *target = NULL;
+        struct stat st;
+        int r;
+
+        if (!startswith(device, "/dev/md/") || stat(device, &st) == 0)
+                return 0;
+        node = md_plan_node(ctx, device);
+        if (!node)
+                return -ENOMEM;
+        if (streq(node, device))
+                return 0; /* no running array of the plan by that name: mount says so */
+        if (asprintf(&target, "../%s", strrchr(node, '/') + 1) < 0)
+                return -ENOMEM;
+        r = mkdir_p("/dev/md", 0755);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot create /dev/md: %m");
+        /* A dangling link of an array stopped earlier. */
+        if (lstat(device, &st) == 0 && S_ISLNK(st.st_mode) && unlink(device) < 0)
+                return step_error(ctx, errno, "Cannot remove the stale link %s: %m", device);
+        if (symlink(target, device) < 0)
+                return step_error(ctx, errno, "Cannot link %s to %s: %m", device, node);
+        step_log(ctx, LOG_LEVEL_NOTICE, 0,
+                 "The array %s runs as %s without its name (assembled before the new mdadm.conf existed): "
+                 "linked %s to it.", device, node, device);
+        return 0;
+}
+
 static int journal_dir(const char *root, char **ret) {
         return asprintf(ret, "%s" JOURNAL_DIR, root) < 0 ? -ENOMEM : 0;
 }
@@ -116,6 +157,9 @@ static int mount_target_apply(struct step_context *ctx, const struct plan_step *
                         return step_error(ctx, r, "Cannot create %s: %m", m.mountpoint);
                 /* after a power cut the old initramfs may have assembled
                  * the array without its /dev/md/NAME link */
+                r = link_planned_name(ctx, m.device);
+                if (r < 0)
+                        return r;
                 node = md_plan_node(ctx, m.device);
                 if (!node)
                         return -ENOMEM;
