@@ -156,6 +156,46 @@ static int set_error(char **ret_error, const char *format, ...) {
         return 0;
 }
 
+/* The private clone without open_tree() and mount_setattr() (Linux before
+ * 5.2 and 5.12; valgrind, which does not know them): a non-recursive bind
+ * mount on a fresh directory, made read-only and noatime, opened, then
+ * detached.  The fd keeps it alive, reachable by no path, as open_tree()'s.
+ * It exists in the caller's namespace (and its peers) for a moment only. */
+static int open_source_bind(const char *src, int *ret_fd, char **ret_error) {
+        char dir[] = "/run/rootraid-copy-XXXXXX", alt[] = "/tmp/rootraid-copy-XXXXXX";
+        char *tmp = mkdtemp(dir) ?: mkdtemp(alt);
+        int r = 0, fd = -EBADF;
+
+        if (!tmp) {
+                r = -errno;
+                set_error(ret_error, "Cannot make a directory for a bind mount of %s: %s", src, strerror(-r));
+                return r;
+        }
+        if (mount(src, tmp, "none", MS_BIND, NULL) < 0) { /* the type is ignored; not NULL for valgrind */
+                r = -errno;
+                set_error(ret_error, "Cannot make a private bind mount of %s: %s", src, strerror(-r));
+                (void) rmdir(tmp);
+                return r;
+        }
+        if (mount("none", tmp, "none", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOATIME, NULL) < 0) {
+                r = -errno;
+                set_error(ret_error, "Cannot make the private mount of %s read-only: %s", src, strerror(-r));
+        } else if ((fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                r = -errno;
+                set_error(ret_error, "Cannot open the private mount of %s: %s", src, strerror(-r));
+        }
+        if (umount2(tmp, MNT_DETACH) < 0 && r >= 0) {
+                r = -errno;
+                set_error(ret_error, "Cannot detach the private mount of %s: %s", src, strerror(-r));
+                fd = safe_close(fd);
+        }
+        (void) rmdir(tmp);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        return 0;
+}
+
 int copy_open_source(const char *src, int *ret_fd, char **ret_error) {
         struct statx stx;
 
@@ -176,7 +216,13 @@ int copy_open_source(const char *src, int *ret_fd, char **ret_error) {
         }
 
         /* A detached clone of this one mount, without its submounts. */
-        _cleanup_close_ int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        _cleanup_close_ int fd = -EBADF;
+        if (isempty(getenv("ROOTRAID_COPY_TEST_BIND_MOUNT"))) /* tests: the fallback below */
+                fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        else
+                errno = ENOSYS;
+        if (fd < 0 && errno == ENOSYS)
+                return open_source_bind(src, ret_fd, ret_error);
         if (fd < 0) {
                 int r = -errno;
                 set_error(ret_error, "Cannot make a private bind mount of %s: %s", src, strerror(-r));
@@ -188,6 +234,10 @@ int copy_open_source(const char *src, int *ret_fd, char **ret_error) {
         };
         if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
                 int r = -errno;
+                if (r == -ENOSYS) {
+                        fd = safe_close(fd);
+                        return open_source_bind(src, ret_fd, ret_error);
+                }
                 set_error(ret_error, "Cannot make the private mount of %s read-only: %s", src, strerror(-r));
                 return r;
         }

@@ -424,7 +424,9 @@ int copy_tracker_start(const char *src, struct copy_tracker **ret) {
         return 0;
 }
 
-static int proc_starttime(pid_t pid, unsigned long long *ret) {
+/* Start time of a process (field 22 of /proc/PID/stat); with ret_state,
+ * also its state letter (field 3: 'Z' for a zombie). */
+static int proc_stat(pid_t pid, unsigned long long *ret, char *ret_state) {
         char path[64];
         _cleanup_free_ char *s = NULL;
         snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
@@ -437,11 +439,17 @@ static int proc_starttime(pid_t pid, unsigned long long *ret) {
         if (!p)
                 return -EBADMSG;
         p++;
+        if (ret_state && sscanf(p, " %c", ret_state) != 1)
+                return -EBADMSG;
         for (int field = 3; field < 22 && p; field++)
                 p = strchr(p + 1, ' ');
         if (!p || sscanf(p, " %llu", ret) != 1)
                 return -EBADMSG;
         return 0;
+}
+
+static int proc_starttime(pid_t pid, unsigned long long *ret) {
+        return proc_stat(pid, ret, NULL);
 }
 
 /* "TYPE HEX NAMEHEX" (names may hold any byte). */
@@ -577,10 +585,22 @@ static int stop_recorder(pid_t pid, unsigned long long starttime) {
         if (pid <= 0 || proc_starttime(pid, &now_start) < 0 || now_start != starttime)
                 return -ESRCH;
         _cleanup_close_ int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pfd < 0)
+        if (pfd < 0 && errno != ENOSYS)
                 return -errno;
         if (kill(pid, SIGUSR1) < 0)
                 return -errno;
+        if (pfd < 0) {
+                /* No pidfd_open() (Linux before 5.3; valgrind): watch
+                 * /proc.  Gone, a zombie, or its pid reused: exited. */
+                for (int i = 0; i < 120 * 100; i++) {
+                        char state = 0;
+                        if (proc_stat(pid, &now_start, &state) < 0 || now_start != starttime || state == 'Z' ||
+                            state == 'X')
+                                return 0;
+                        (void) usleep(10 * 1000);
+                }
+                return -ETIMEDOUT;
+        }
         struct pollfd p = { .fd = pfd, .events = POLLIN };
         int n = poll(&p, 1, 120 * 1000);
         if (n <= 0)
