@@ -61,11 +61,28 @@ int md_resolve_member(json_object *member, char **ret_node) {
         if (!json_object_object_get_ex(member, "disk", &v) || !(disk = json_object_get_string(v)))
                 return -EBADMSG;
         /* --integrity: the member is the dm-integrity mapping on the
-         * partition (integrity-format opened it); its name is stable. */
+         * partition (integrity-format opened it).  Named by its kernel
+         * name /dev/dm-N when it exists: md's sysfs lists members as
+         * dev-dm-N, and /dev/mapper/NAME is a symlink only when udev made
+         * it (the initramfs opens the mappings without udev, and
+         * libdevmapper then makes a plain node there). */
         if (json_object_object_get_ex(member, "integrity", &v) && v && json_object_get_string(v)) {
-                char *node;
+                char *node, sys[64];
+                struct stat st;
                 if (asprintf(&node, "/dev/mapper/%s", json_object_get_string(v)) < 0)
                         return -ENOMEM;
+                if (stat(node, &st) == 0 && S_ISBLK(st.st_mode)) {
+                        _cleanup_free_ char *real = NULL;
+                        snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+                        real = realpath(sys, NULL);
+                        const char *kname = real ? strrchr(real, '/') : NULL;
+                        char *dev = NULL;
+                        if (kname && asprintf(&dev, "/dev%s", kname) >= 0 && access(dev, F_OK) == 0) {
+                                free(node);
+                                node = dev;
+                        } else
+                                free(dev);
+                }
                 *ret_node = node;
                 return 0;
         }
