@@ -224,3 +224,53 @@ int luks_initramfs_check(const struct plan *p, const char *root, const char *ker
         }
         return 1;
 }
+
+/* The dm name in sysfs_block whose dm/uuid is CRYPT-LUKS1-hex-* or
+ * CRYPT-LUKS2-hex-*, or NULL. */
+static char *mapping_by_luks_uuid(const char *sysfs_block, const char *hex) {
+        _cleanup_(steps_closedirp) DIR *d = opendir(sysfs_block);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *up = NULL, *np = NULL, *uuid = NULL, *name = NULL;
+                const char *rest;
+                if (!startswith(de->d_name, "dm-") || asprintf(&up, "%s/%s/dm/uuid", sysfs_block, de->d_name) < 0 ||
+                    read_one_line_file(up, &uuid) < 0)
+                        continue;
+                rest = startswith(uuid, "CRYPT-LUKS1-");
+                if (!rest)
+                        rest = startswith(uuid, "CRYPT-LUKS2-");
+                if (!rest || strncasecmp(rest, hex, strlen(hex)) != 0 || rest[strlen(hex)] != '-')
+                        continue;
+                if (asprintf(&np, "%s/%s/dm/name", sysfs_block, de->d_name) < 0 || read_one_line_file(np, &name) < 0)
+                        continue;
+                return TAKE_PTR(name);
+        }
+        return NULL;
+}
+
+char *luks_plan_node(const struct plan *p, const char *sysfs_block, const char *device) {
+        json_object *crypts = plan_crypts(p);
+        const char *open_as = startswith(device, "/dev/mapper/");
+        struct stat st;
+
+        if (!crypts || !open_as || stat(device, &st) == 0)
+                return strdup(device);
+        for (size_t i = 0; i < json_object_array_length(crypts); i++) {
+                json_object *c = json_object_array_get_idx(crypts, i);
+                const char *uuid = crypt_field(c, "uuid");
+                char hex[64];
+                size_t n = 0;
+                if (!uuid || !streq_ptr(crypt_field(c, "open_as"), open_as))
+                        continue;
+                for (const char *u = uuid; *u && n < sizeof hex - 1; u++)
+                        if (*u != '-')
+                                hex[n++] = *u;
+                hex[n] = 0;
+                _cleanup_free_ char *name = mapping_by_luks_uuid(sysfs_block, hex);
+                char *node;
+                if (name)
+                        return asprintf(&node, "/dev/mapper/%s", name) < 0 ? NULL : node;
+        }
+        return strdup(device);
+}

@@ -74,3 +74,11 @@ void luks_initramfs_overlay_end(const char *root);
  * the image (an unattended boot needs it).  >0 all good (also when the plan
  * has no crypts), 0 with *ret_problem, <0 error. */
 int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, char **ret_problem);
+
+/* The node of the mapping of the plan's LUKS clone that device
+ * ("/dev/mapper/<open_as>") names, when that node is missing: after the
+ * switch the clone is opened under its crypttab name, so the mapping whose
+ * dm uuid (in sysfs_block, normally "/sys/block") is CRYPT-LUKSn-<the
+ * plan's UUID>-* is "/dev/mapper/<its name>".  A copy of device otherwise
+ * (not a plan crypt, still present, or no such mapping); NULL on OOM. */
+char *luks_plan_node(const struct plan *p, const char *sysfs_block, const char *device);

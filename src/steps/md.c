@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "steps/luks.h"
 #include "steps/md.h"
 #include "util/fileio.h"
 #include "util/run.h"
@@ -261,8 +262,13 @@ char *md_plan_node(struct step_context *ctx, const char *device) {
         json_object *arrays, *v;
         struct stat st;
 
-        if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target ||
-            !json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
+        if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target)
+                return strdup(device);
+        /* A filesystem in a LUKS clone: after the switch its mapping has
+         * the crypttab name, not the plan's rootraid-NAME. */
+        if (startswith(device, "/dev/mapper/"))
+                return luks_plan_node(ctx->plan, "/sys/block", device);
+        if (!json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
                 return strdup(device);
         for (size_t i = 0; i < json_object_array_length(arrays); i++) {
                 json_object *a = json_object_array_get_idx(arrays, i);

@@ -9,6 +9,8 @@
  *   luks-header-tool initramfs-check ROOT NAME UUID
  *   luks-header-tool table-key PARAMS            (prints the key in hex)
  *   luks-header-tool crypttab-keyfile PATH NAME  (prints FILE OFFSET SIZE)
+ *   luks-header-tool plan-node SYSFS_BLOCK DEVICE NAME UUID OPEN_AS
+ *                                                (prints the node)
  * (the last three with a plan whose one crypt is NAME with UUID).
  * Exit 0 on success; on failure the sentence goes to stderr and the exit
  * status is 2 for -ENOSPC, 3 for -EEXIST, 1 otherwise; initramfs-check
@@ -71,6 +73,18 @@ int main(int argc, char *argv[]) {
                 return 0;
         }
 
+        if (argc == 7 && strcmp(argv[1], "plan-node") == 0) {
+                struct plan *p = plan_with_crypt(argv[4], argv[5]);
+                json_object *c = json_object_array_get_idx(json_object_object_get(p->target, "crypts"), 0);
+                json_object_object_add(c, "open_as", json_object_new_string(argv[6]));
+                char *node = luks_plan_node(p, argv[2], argv[3]);
+                json_object_put(p->target);
+                if (!node)
+                        return fail(-ENOMEM, NULL);
+                printf("%s\n", node);
+                free(node);
+                return 0;
+        }
         if (argc == 6 && strcmp(argv[1], "clone") == 0) {
                 r = luks_header_clone(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10), &error);
                 return r < 0 ? fail(r, error) : 0;

@@ -118,4 +118,20 @@ for n in pass script dash missing; do
         "$TOOL" crypttab-keyfile "$WORK/ct" "$n" >/dev/null
         [ $? = 5 ] || fail "crypttab entry $n was taken for a key file"
 done
-echo "OK: crypttab overlay, initramfs check, key sources"
+
+# After the switch the clone is opened under its crypttab name: the plan's
+# /dev/mapper/rootraid-NAME resolves to the mapping whose dm uuid carries
+# the clone's UUID (a fake /sys/block), never to another one.
+SYS=$WORK/sys
+hex=${UUID//-/}
+mkdir -p "$SYS/dm-0/dm" "$SYS/dm-1/dm" "$SYS/sda"
+echo "CRYPT-LUKS2-${OLD//-/}-old_crypt" >"$SYS/dm-0/dm/uuid"; echo old_crypt >"$SYS/dm-0/dm/name"
+echo "CRYPT-LUKS2-$hex-root_crypt" >"$SYS/dm-1/dm/uuid"; echo root_crypt >"$SYS/dm-1/dm/name"
+node=$("$TOOL" plan-node "$SYS" /dev/mapper/rootraid-root_crypt root_crypt "$UUID" rootraid-root_crypt) || fail "plan-node failed"
+[ "$node" = /dev/mapper/root_crypt ] || fail "the clone's mapping resolved to '$node', not /dev/mapper/root_crypt"
+rm "$SYS/dm-1/dm/uuid"
+node=$("$TOOL" plan-node "$SYS" /dev/mapper/rootraid-root_crypt root_crypt "$UUID" rootraid-root_crypt) || fail "plan-node failed"
+[ "$node" = /dev/mapper/rootraid-root_crypt ] || fail "without the clone's mapping the node became '$node' (the old container's?)"
+node=$("$TOOL" plan-node "$SYS" /dev/mapper/other root_crypt "$UUID" rootraid-root_crypt) || fail "plan-node failed"
+[ "$node" = /dev/mapper/other ] || fail "a device that is no plan crypt became '$node'"
+echo "OK: crypttab overlay, initramfs check, key sources, the clone's mapping after the switch"
