@@ -17,38 +17,10 @@
 #include "plan/plan-internal.h"
 #include "util/strutil.h"
 
-#define MIB (UINT64_C(1) << 20)
-#define GIB (UINT64_C(1) << 30)
-
-static const char *fixtures;
-static unsigned failures;
-
-#define CHECK(cond, ...) do {                                                   \
-                if (!(cond)) {                                                  \
-                        fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                           \
-                        fputc('\n', stderr);                                    \
-                        failures++;                                             \
-                }                                                               \
-        } while (0)
-
-static struct facts *load(const char *layout) {
-        _cleanup_free_ char *dir = NULL, *err = NULL;
-        struct inspect_options o = {};
-        struct facts *f = NULL;
-
-        if (asprintf(&dir, "%s/%s", fixtures, layout) < 0)
-                abort();
-        o.sysroot = dir;
-        if (inspect_system(&o, &f, &err) < 0) {
-                fprintf(stderr, "inspect %s: %s\n", dir, strna(err));
-                exit(1);
-        }
-        return f;
-}
+#include "plan-test.h"
 
 static int plan(const char *layout, const char *disk, bool integrity, struct plan **ret, char **ret_error) {
-        _cleanup_facts_free_ struct facts *f = load(layout);
+        _cleanup_facts_free_ struct facts *f = load_facts(layout);
         char *disks[] = { (char *) disk, NULL };
         struct plan_options o = { .disks = disks, .integrity = integrity };
         return plan_build(f, &o, ret, ret_error);

@@ -20,37 +20,7 @@
 #include "util/sha256.h"
 #include "util/strutil.h"
 
-#define MIB (UINT64_C(1) << 20)
-#define GIB (UINT64_C(1) << 30)
-
-static const char *fixtures;
-static unsigned failures;
-
-#define CHECK(cond, ...) do {                                                   \
-                if (!(cond)) {                                                  \
-                        fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                           \
-                        fputc('\n', stderr);                                    \
-                        failures++;                                             \
-                }                                                               \
-        } while (0)
-
-static struct facts *load_facts(const char *layout) {
-        _cleanup_free_ char *dir = NULL, *err = NULL;
-        struct facts *f = NULL;
-        struct inspect_options o = {};
-        int r;
-
-        if (asprintf(&dir, "%s/%s", fixtures, layout) < 0)
-                abort();
-        o.sysroot = dir;
-        r = inspect_system(&o, &f, &err);
-        if (r < 0) {
-                fprintf(stderr, "inspect_system(%s): %s: %s\n", dir, strerror(-r), strna(err));
-                exit(1);
-        }
-        return f;
-}
+#include "plan-test.h"
 
 /* plan_build with disks given as a NULL-terminated list. */
 static int build(const struct facts *f, unsigned level, bool wipe, struct plan **ret, char **ret_error, ...) {
