@@ -216,6 +216,8 @@ static void help(void) {
                "     --state FILE   where --track records (default " DEFAULT_STATE ")\n"
                "     --sync STATE   final sync: apply the changes recorded in STATE; without\n"
                "                    a usable record, compare the whole tree (and say so)\n"
+               "     --rewrite      copy every file again, even where DST looks up to date (a\n"
+               "                    DST that a power cut may have damaged)\n"
                "     --verify       compare SRC and DST, list every difference (exit 1)\n"
                "     --checksum     with --verify, compare file contents too\n"
                "     --json         print JSON events (one per line) instead of text\n"
@@ -223,13 +225,14 @@ static void help(void) {
 }
 
 int verb_copy(int argc, char *argv[]) {
-        enum { ARG_TRACK = 0x100, ARG_STATE, ARG_SYNC, ARG_VERIFY, ARG_CHECKSUM, ARG_JSON };
+        enum { ARG_TRACK = 0x100, ARG_STATE, ARG_SYNC, ARG_REWRITE, ARG_VERIFY, ARG_CHECKSUM, ARG_JSON };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "jobs", required_argument, NULL, 'j' },
                 { "track", no_argument, NULL, ARG_TRACK },
                 { "state", required_argument, NULL, ARG_STATE },
                 { "sync", required_argument, NULL, ARG_SYNC },
+                { "rewrite", no_argument, NULL, ARG_REWRITE },
                 { "verify", no_argument, NULL, ARG_VERIFY },
                 { "checksum", no_argument, NULL, ARG_CHECKSUM },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -263,6 +266,9 @@ int verb_copy(int argc, char *argv[]) {
                 case ARG_SYNC:
                         sync = optarg;
                         break;
+                case ARG_REWRITE:
+                        o.rewrite = true;
+                        break;
                 case ARG_VERIFY:
                         verify = true;
                         break;
@@ -280,6 +286,8 @@ int verb_copy(int argc, char *argv[]) {
                 return log_error_errno(EINVAL, "rootraid copy wants SRC and DST. See 'rootraid copy --help'.");
         if ((track || state) + !!sync + verify > 1)
                 return log_error_errno(EINVAL, "--track/--state, --sync and --verify do not go together.");
+        if (o.rewrite && verify)
+                return log_error_errno(EINVAL, "--rewrite and --verify do not go together.");
         if (o.checksum && !verify)
                 return log_error_errno(EINVAL, "--checksum goes with --verify.");
         /* Absolute: the change recorder runs from "/". */

@@ -557,6 +557,8 @@ static bool unchanged(const struct engine *e, const struct stat *s, const struct
         const struct timespec *t0 = &e->run->t0;
         if ((s->st_mode & S_IFMT) != (d->st_mode & S_IFMT))
                 return false;
+        if (e->o->rewrite && !S_ISDIR(s->st_mode))
+                return false;
         if ((t0->tv_sec || t0->tv_nsec) && ts_ge(&s->st_ctim, t0))
                 return false;
         if (s->st_uid != d->st_uid || s->st_gid != d->st_gid)

@@ -46,6 +46,11 @@ struct copy_options {
          * successful sync.  NULL: no such file (such a change then makes
          * the sync compare the whole tree). */
         const char *link_map;
+        /* copy_tree(), copy_sync(): make every entry but directories again,
+         * whatever DST holds.  For a DST written before a power cut: a file
+         * there may have its size and times on disk but not its data, so
+         * the usual comparison (size, mtime) cannot be trusted. */
+        bool rewrite;
         /* copy_sync(): send the wall time of each phase (stopping the
          * recorder, resolving the record, comparing, ...) to o->message
          * as COPY_MESSAGE_INFO "time: PHASE SECONDS s" lines, to find

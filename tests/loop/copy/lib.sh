@@ -46,6 +46,17 @@ make_fs() {
         MOUNTS+=("$WORK/$name")
 }
 
+# hostile_pair SIZE_MB FSTYPE [ARGS...]: SRC and DST filesystems at $S and
+# $D, and a hostile tree in SRC (ARGS go to hostile-tree.py).
+hostile_pair() {
+        local size=$1 fstype=$2
+        shift 2
+        make_fs src "$size" "$fstype"
+        make_fs dst "$size" "$fstype"
+        S=$WORK/src D=$WORK/dst
+        python3 "$(dirname "${BASH_SOURCE[0]}")/hostile-tree.py" "$S" "$@" || fail "generating the tree"
+}
+
 # A non-recursive bind mount of SRC at $VIEW: what is hidden under its
 # mount points, the view rsync must compare against.
 src_view() {

@@ -9,11 +9,7 @@
 ROOTRAID=$1 FSTYPE=$2
 . "$(dirname "$0")/lib.sh"
 
-make_fs src 400 "$FSTYPE"
-make_fs dst 400 "$FSTYPE"
-S=$WORK/src D=$WORK/dst
-
-python3 "$(dirname "$0")/hostile-tree.py" "$S" || fail "generating the tree"
+hostile_pair 400 "$FSTYPE"
 mkdir "$S/covered" && echo "hidden under a mount point" >"$S/covered/hidden" || fail "covered"
 mkdir -p "$WORK/other"
 mount -t tmpfs none "$S/covered" && MOUNTS+=("$S/covered") || fail "tmpfs"

@@ -17,11 +17,8 @@
 ROOTRAID=$1 FSTYPE=$2 MODE=$3
 . "$(dirname "$0")/lib.sh"
 
-make_fs src 600 "$FSTYPE"
-make_fs dst 600 "$FSTYPE"
-S=$WORK/src D=$WORK/dst STATE=$WORK/copy.state
-
-python3 "$(dirname "$0")/hostile-tree.py" "$S" --bulk 6000 || fail "generating the tree"
+hostile_pair 600 "$FSTYPE" --bulk 6000
+STATE=$WORK/copy.state
 head -c 65536 /dev/urandom >"$S/data/mapped-later" # written through mmap after the first pass
 mkdir -p "$S/live" && head -c 65536 /dev/urandom >"$S/live/mapped" # ... and during it
 mkdir "$S/hinted" && echo first >"$S/hinted/a" # changed, moved and replaced after the first pass
