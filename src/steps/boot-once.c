@@ -104,6 +104,11 @@ static int boot_once_apply(struct step_context *ctx, const struct plan_step *ste
                 goto finish;
         }
 
+        /* What the steps before wrote to the new root must be on its disks
+         * before the boot loader may start it: a power cut from here on
+         * can boot it. */
+        if (!ctx->dry_run)
+                sync();
         r = grub_entry_render(ctx, step, &entry);
         if (r < 0)
                 goto finish;

@@ -51,6 +51,11 @@ static int copy_final_apply(struct step_context *ctx, const struct plan_step *st
                          "No change tracker in this process (resumed after an interruption?): comparing the whole "
                          "tree of %s.", a.source);
         copy_step_options(ctx, &a, &o);
+        r = copy_step_begin(ctx, &a, &o);
+        if (r < 0) {
+                *t = copy_tracker_free(*t);
+                return r;
+        }
         r = copy_sync(&o, *t, NULL, &st, &error);
         *t = copy_tracker_free(*t);
         if (r < 0)

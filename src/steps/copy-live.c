@@ -5,13 +5,15 @@
  *   check: a marker in /run says this boot finished the copy (the copy
  *          itself cannot be compared cheaply with a changing source); after
  *          the switch to the new root the copy is behind us.  A crash loses
- *          /run and the copy runs again, incrementally, like rsync.
+ *          /run and the copy runs again, in full: what a power cut left in
+ *          the target cannot be trusted (copy_step_begin()).
  *   apply: start the tracker (without one the final sync compares all),
  *          copy_tree(), set the marker.
  *          The copy also writes the link map copy-final reads (see
  *          copy-step.h).
  *   undo:  drop the tracker, the link map and the marker; the new
  *          filesystem itself goes with the undo of mkfs. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 
 #include "steps/copy-step.h"
 #include "steps/kinds.h"
+#include "steps/md.h"
 #include "steps/target.h"
 #include "util/fileio.h"
 #include "util/strutil.h"
@@ -92,6 +95,30 @@ static int marker(const struct copy_step_args *a, const char *fmt, char *buf, si
         return snprintf(buf, l, fmt, a->filesystem) >= (int) l ? -ENAMETOOLONG : 0;
 }
 
+/* Anything in dir but lost+found? */
+static bool has_entries(const char *dir) {
+        _cleanup_(steps_closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        if (!d)
+                return false;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") && !streq(de->d_name, "lost+found"))
+                        return true;
+        return false;
+}
+
+int copy_step_begin(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o) {
+        char m[256];
+        if (marker(a, COPY_TARGET_MARKER, m, sizeof m) < 0)
+                return -ENAMETOOLONG;
+        o->rewrite = !target_marker_has(m);
+        if (o->rewrite && has_entries(a->target))
+                step_log(ctx, LOG_LEVEL_NOTICE, 0,
+                         "%s was written in an earlier boot: its files cannot be trusted after an interruption and "
+                         "are copied again.", a->target);
+        return target_marker_set(ctx, m);
+}
+
 static int copy_live_check(struct step_context *ctx, const struct plan_step *step) {
         struct copy_step_args a;
         char m[256];
@@ -134,6 +161,9 @@ static int copy_live_apply(struct step_context *ctx, const struct plan_step *ste
         if (r < 0)
                 return step_error(ctx, r, "Cannot create %s: %m", TARGET_STATE_DIR);
         copy_step_options(ctx, &a, &o);
+        r = copy_step_begin(ctx, &a, &o);
+        if (r < 0)
+                return r;
         r = copy_tree(&o, &st, &error);
         if (r < 0) {
                 *t = copy_tracker_free(*t);
@@ -159,7 +189,9 @@ static int copy_live_undo(struct step_context *ctx, const struct plan_step *step
                 *t = copy_tracker_free(*t);
         if (!ctx->dry_run && unlink(a.link_map) < 0 && errno != ENOENT)
                 return step_error(ctx, -errno, "Cannot remove the link map %s: %m", a.link_map);
-        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0)
+        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0 || (r = target_marker_clear(ctx, m)) < 0)
+                return r;
+        if ((r = marker(&a, COPY_TARGET_MARKER, m, sizeof m)) < 0)
                 return r;
         return target_marker_clear(ctx, m);
 }

@@ -30,12 +30,21 @@ int copy_step_parse(struct step_context *ctx, const struct plan_step *step, stru
 /* Fills o for a copy from a->source to a->target reporting through ctx. */
 void copy_step_options(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o);
 
+/* Before copy-live or copy-final writes to the target: sets o->rewrite
+ * unless this boot has written there already (a marker says so), and sets
+ * that marker.  A target written in an earlier boot may have lost data in
+ * a power cut while the sizes and times of its files reached the disk, so
+ * its files cannot be compared with the source; they are made again.  On
+ * the first pass the target is empty and this costs nothing. */
+int copy_step_begin(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o);
+
 /* The slot of filesystem's tracker in this process (NULL if too many). */
 struct copy_tracker **copy_step_tracker(const char *filesystem);
 
 /* Marker names under TARGET_STATE_DIR. */
 #define COPY_LIVE_MARKER "copy-live-%s"
 #define COPY_FINAL_MARKER "copy-final-%s"
+#define COPY_TARGET_MARKER "copy-target-%s"     /* this boot wrote to the target */
 /* The link map of a filesystem, written by copy-live, read and removed by
  * copy-final. */
 #define COPY_LINK_MAP TARGET_STATE_DIR "/copy-links-%s"
