@@ -8,6 +8,7 @@
  *          switch it is behind us.
  *   apply: copy_sync(), then the marker.
  *   undo:  removes the marker (the new filesystem goes with mkfs's undo). */
+#include <stddef.h>
 #include <stdio.h>
 
 #include "steps/copy-step.h"
@@ -16,15 +17,7 @@
 #include "util/strutil.h"
 
 static int copy_final_check(struct step_context *ctx, const struct plan_step *step) {
-        struct copy_step_args a;
-        char m[256];
-        int r = copy_step_parse(ctx, step, &a);
-        if (r < 0)
-                return r;
-        if (target_presumed_done(ctx, step))
-                return 1;
-        snprintf(m, sizeof m, COPY_FINAL_MARKER, a.filesystem);
-        return target_marker_has(m);
+        return copy_step_check(ctx, step, offsetof(struct copy_step_args, final_marker));
 }
 
 static int copy_final_apply(struct step_context *ctx, const struct plan_step *step) {
@@ -33,7 +26,7 @@ static int copy_final_apply(struct step_context *ctx, const struct plan_step *st
         struct copy_options o;
         struct copy_stats st = {};
         struct copy_step_args a;
-        char m[256], b[FORMAT_BYTES_MAX];
+        char b[FORMAT_BYTES_MAX];
         int r;
 
         r = copy_step_parse(ctx, step, &a);
@@ -63,18 +56,15 @@ static int copy_final_apply(struct step_context *ctx, const struct plan_step *st
         step_log(ctx, LOG_LEVEL_INFO, 0, "Final sync of %s: %s, %llu entries updated, %llu deleted, %s in %.1f s.",
                  a.source, st.full_compare ? "full comparison" : "tracked changes only", (unsigned long long) st.files,
                  (unsigned long long) st.deleted, format_bytes(b, sizeof b, st.bytes), st.elapsed);
-        snprintf(m, sizeof m, COPY_FINAL_MARKER, a.filesystem);
-        return target_marker_set(ctx, m);
+        return target_marker_set(ctx, a.final_marker);
 }
 
 static int copy_final_undo(struct step_context *ctx, const struct plan_step *step) {
         struct copy_step_args a;
-        char m[256];
         int r = copy_step_parse(ctx, step, &a);
         if (r < 0)
                 return r;
-        snprintf(m, sizeof m, COPY_FINAL_MARKER, a.filesystem);
-        return target_marker_clear(ctx, m);
+        return target_marker_clear(ctx, a.final_marker);
 }
 
 const struct step_ops step_copy_final = {

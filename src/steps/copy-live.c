@@ -15,6 +15,7 @@
  *          filesystem itself goes with the undo of mkfs. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,21 @@ int copy_step_parse(struct step_context *ctx, const struct plan_step *step, stru
                 return r;
         if (snprintf(a->link_map, sizeof a->link_map, COPY_LINK_MAP, a->filesystem) >= (int) sizeof a->link_map)
                 return step_error(ctx, -ENAMETOOLONG, "The filesystem name %s is too long.", a->filesystem);
+        /* Shorter than the link map's path, so they fit too. */
+        snprintf(a->live_marker, sizeof a->live_marker, COPY_LIVE_MARKER, a->filesystem);
+        snprintf(a->final_marker, sizeof a->final_marker, COPY_FINAL_MARKER, a->filesystem);
+        snprintf(a->target_marker, sizeof a->target_marker, COPY_TARGET_MARKER, a->filesystem);
         return 0;
+}
+
+int copy_step_check(struct step_context *ctx, const struct plan_step *step, size_t marker_offset) {
+        struct copy_step_args a;
+        int r = copy_step_parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (target_presumed_done(ctx, step))
+                return 1;
+        return target_marker_has((const char *) &a + marker_offset);
 }
 
 static void on_progress(const struct copy_progress *p, void *userdata) {
@@ -91,9 +106,6 @@ void copy_step_options(struct step_context *ctx, const struct copy_step_args *a,
         };
 }
 
-static int marker(const struct copy_step_args *a, const char *fmt, char *buf, size_t l) {
-        return snprintf(buf, l, fmt, a->filesystem) >= (int) l ? -ENAMETOOLONG : 0;
-}
 
 /* Anything in dir but lost+found? */
 static bool has_entries(const char *dir) {
@@ -108,28 +120,16 @@ static bool has_entries(const char *dir) {
 }
 
 int copy_step_begin(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o) {
-        char m[256];
-        if (marker(a, COPY_TARGET_MARKER, m, sizeof m) < 0)
-                return -ENAMETOOLONG;
-        o->rewrite = !target_marker_has(m);
+        o->rewrite = !target_marker_has(a->target_marker);
         if (o->rewrite && has_entries(a->target))
                 step_log(ctx, LOG_LEVEL_NOTICE, 0,
                          "%s was written in an earlier boot: its files cannot be trusted after an interruption and "
                          "are copied again.", a->target);
-        return target_marker_set(ctx, m);
+        return target_marker_set(ctx, a->target_marker);
 }
 
 static int copy_live_check(struct step_context *ctx, const struct plan_step *step) {
-        struct copy_step_args a;
-        char m[256];
-        int r = copy_step_parse(ctx, step, &a);
-        if (r < 0)
-                return r;
-        if (target_presumed_done(ctx, step))
-                return 1;
-        if (marker(&a, COPY_LIVE_MARKER, m, sizeof m) < 0)
-                return -ENAMETOOLONG;
-        return target_marker_has(m);
+        return copy_step_check(ctx, step, offsetof(struct copy_step_args, live_marker));
 }
 
 static int copy_live_apply(struct step_context *ctx, const struct plan_step *step) {
@@ -138,7 +138,6 @@ static int copy_live_apply(struct step_context *ctx, const struct plan_step *ste
         struct copy_options o;
         struct copy_stats st = {};
         struct copy_step_args a;
-        char m[256];
         int r;
 
         r = copy_step_parse(ctx, step, &a);
@@ -172,15 +171,12 @@ static int copy_live_apply(struct step_context *ctx, const struct plan_step *ste
         char b[FORMAT_BYTES_MAX];
         step_log(ctx, LOG_LEVEL_INFO, 0, "Copied %s: %llu entries, %s in %.1f s.", a.source, (unsigned long long) st.files,
                  format_bytes(b, sizeof b, st.bytes), st.elapsed);
-        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0)
-                return r;
-        return target_marker_set(ctx, m);
+        return target_marker_set(ctx, a.live_marker);
 }
 
 static int copy_live_undo(struct step_context *ctx, const struct plan_step *step) {
         struct copy_step_args a;
         struct copy_tracker **t;
-        char m[256];
         int r = copy_step_parse(ctx, step, &a);
         if (r < 0)
                 return r;
@@ -189,11 +185,9 @@ static int copy_live_undo(struct step_context *ctx, const struct plan_step *step
                 *t = copy_tracker_free(*t);
         if (!ctx->dry_run && unlink(a.link_map) < 0 && errno != ENOENT)
                 return step_error(ctx, -errno, "Cannot remove the link map %s: %m", a.link_map);
-        if ((r = marker(&a, COPY_LIVE_MARKER, m, sizeof m)) < 0 || (r = target_marker_clear(ctx, m)) < 0)
+        if ((r = target_marker_clear(ctx, a.live_marker)) < 0)
                 return r;
-        if ((r = marker(&a, COPY_TARGET_MARKER, m, sizeof m)) < 0)
-                return r;
-        return target_marker_clear(ctx, m);
+        return target_marker_clear(ctx, a.target_marker);
 }
 
 const struct step_ops step_copy_live = {

@@ -23,9 +23,17 @@
 struct copy_step_args {
         const char *filesystem, *source, *target;
         char link_map[256];     /* the filesystem's link map (COPY_LINK_MAP) */
+        /* The filesystem's markers (target_marker_*()): COPY_LIVE_MARKER,
+         * COPY_FINAL_MARKER, COPY_TARGET_MARKER. */
+        char live_marker[256], final_marker[256], target_marker[256];
 };
 
 int copy_step_parse(struct step_context *ctx, const struct plan_step *step, struct copy_step_args *ret);
+
+/* The check of copy-live and copy-final: done when the switch is behind us
+ * or when the marker (one of the args' *_marker fields, by offset) says
+ * this boot finished the step. */
+int copy_step_check(struct step_context *ctx, const struct plan_step *step, size_t marker_offset);
 
 /* Fills o for a copy from a->source to a->target reporting through ctx. */
 void copy_step_options(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o);
