@@ -5,8 +5,12 @@
  * the reboot a few seconds ahead (so that this process exits cleanly and
  * an SSH session sees the end of its output), and returns -ERESTART: the
  * executor stops and leaves the step running.  After the boot `rootraid
- * resume` finds a different boot id and the step done.
- *   check: a boot id was recorded and the current one differs.
+ * resume` finds a different boot id and the step done.  A power cut after
+ * boot-once armed GRUB and before this step rebooted boots the new root
+ * early, with the step still pending: the reboot it would do has happened,
+ * and doing it again would boot the old root (the one-time entry is spent).
+ *   check: running from the new root, or a boot id was recorded and the
+ *          current one differs.
  *   undo:  none: rebooting again starts the old root, still the default. */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +32,10 @@ static int reboot_check(struct step_context *ctx, const struct plan_step *step) 
         char *const fallback[] = { (char *) JOURNAL_DIR, NULL };
         char *const *dirs = ctx->journal && ctx->journal->locations ? ctx->journal->locations : fallback;
         int r;
+
+        /* An error here only means "cannot tell": the boot ids decide. */
+        if (target_running_from_new_root(ctx->plan) > 0)
+                return 1;
 
         r = target_boot_id(&now);
         if (r < 0)
