@@ -88,21 +88,28 @@ static const char *member_disk(const struct integrity_args *a, int64_t *ret_part
         return json_object_object_get_ex(a->member, "disk", &v) ? json_object_get_string(v) : NULL;
 }
 
-/* The partition under the mapping (not the mapping, which is what
- * md_resolve_member() returns for such a member). */
-static int resolve_partition(struct step_context *ctx, const struct integrity_args *a, char **ret) {
+/* The step's arguments, and the partition under the mapping (not the
+ * mapping, which is what md_resolve_member() returns for such a member):
+ * the start of check, apply and undo.  1 with *ret_part set, 0 when the
+ * disk has no such partition (yet; a dry run names the one it would have
+ * and returns 1), or a negative errno. */
+static int parse_partition(struct step_context *ctx, const struct plan_step *step, struct integrity_args *a, char **ret_part) {
         int64_t partno;
-        const char *disk = member_disk(a, &partno);
+        const char *disk;
         int r;
 
+        r = parse(ctx, step, a);
+        if (r < 0)
+                return r;
+        disk = member_disk(a, &partno);
         if (!disk || partno <= 0)
                 return step_error(ctx, EBADMSG, "The member of '%s' names no partition.", a->name);
-        r = md_resolve_partition(disk, (unsigned) partno, ret);
+        r = md_resolve_partition(disk, (unsigned) partno, ret_part);
         if (r < 0 && ctx->dry_run)
-                return asprintf(ret, "%s-part%lld", disk, (long long) partno) < 0 ? -ENOMEM : 0;
-        if (r < 0)
-                return step_error(ctx, r, "Cannot find partition %lld of %s: %m", (long long) partno, disk);
-        return 0;
+                return asprintf(ret_part, "%s-part%lld", disk, (long long) partno) < 0 ? -ENOMEM : 1;
+        if (r == -ENOMEM)
+                return r;
+        return r >= 0;
 }
 
 /* >0 when dev carries an integrity superblock with the plan's tag and
@@ -192,15 +199,10 @@ static bool holds_planned_array(struct step_context *ctx, const struct integrity
 static int integrity_check(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *part = NULL;
         struct integrity_args a;
-        int r;
+        int r = parse_partition(ctx, step, &a, &part);
 
-        r = parse(ctx, step, &a);
-        if (r < 0)
-                return r;
-        int64_t partno;
-        const char *disk = member_disk(&a, &partno);
-        if (!disk || partno <= 0 || md_resolve_partition(disk, (unsigned) partno, &part) < 0)
-                return 0; /* not partitioned yet */
+        if (r <= 0)
+                return r; /* 0: not partitioned yet */
         if (superblock_state(&a, part, NULL) <= 0)
                 return 0;
         return mapping_state(a.name, part) > 0;
@@ -213,12 +215,14 @@ static int integrity_apply(struct step_context *ctx, const struct plan_step *ste
         bool fresh = false;
         int r;
 
-        r = parse(ctx, step, &a);
+        r = parse_partition(ctx, step, &a, &part);
         if (r < 0)
                 return r;
-        r = resolve_partition(ctx, &a, &part);
-        if (r < 0)
-                return r;
+        if (r == 0) {
+                int64_t partno;
+                const char *disk = member_disk(&a, &partno);
+                return step_error(ctx, ENOENT, "Cannot find partition %lld of %s; was the disk partitioned?", (long long) partno, disk);
+        }
         if (ctx->dry_run) {
                 printf("would write a dm-integrity superblock (%s, %llu-byte tags, %llu-byte sectors, journal) on %s and open it as /dev/mapper/%s\n",
                        a.algorithm, (unsigned long long) a.tag_size, (unsigned long long) a.sector_size, part, a.name);
@@ -297,14 +301,10 @@ static int integrity_apply(struct step_context *ctx, const struct plan_step *ste
 static int integrity_undo(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *part = NULL;
         struct integrity_args a;
-        int r;
+        int r = parse_partition(ctx, step, &a, &part);
 
-        r = parse(ctx, step, &a);
-        if (r < 0)
-                return r;
-        r = resolve_partition(ctx, &a, &part);
-        if (r < 0)
-                return ctx->dry_run ? r : 0; /* the partition is gone: nothing to undo */
+        if (r <= 0)
+                return r; /* 0: the partition is gone, nothing to undo */
         if (ctx->dry_run) {
                 printf("would close /dev/mapper/%s and erase the dm-integrity superblock on %s\n", a.name, part);
                 return 0;
