@@ -8,9 +8,11 @@
  *          planned /dev/md/NAME, linked first when a power cut left the
  *          array without it (see link_planned_name()).  After the switch the
  *          new root is "/" and is simply mounted a second time there, so
- *          the later steps find their files at the same paths.
+ *          the later steps find their files at the same paths.  First
+ *          the target's parent becomes a private mount (private_parent()).
  *   undo:  unmounts in reverse order; a busy mount is retried, then
  *          detached lazily as a last resort (said in the log). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -113,6 +115,36 @@ static int link_planned_name(struct step_context *ctx, const char *device) {
         return 0;
 }
 
+/* Makes the directory holding the target root (/run/rootraid) a private
+ * mount of its own before anything is mounted under it.  /run is shared,
+ * and systemd runs many services (networkd, logind, timesyncd) in mount
+ * namespaces that are its slaves: every mount under the target would also
+ * appear there, the chroot binds of /dev, /proc, /sys and /run included.
+ * target_chroot_setup() makes its binds private in our namespace, so their
+ * unmounting no longer reaches those copies; the copies of the binds keep
+ * the copy of the new root busy, and it stays mounted in the services'
+ * namespaces after we unmount ours: rollback could not erase the new
+ * filesystem ("Device or resource busy", seen in vm-rollback-luks).  Under
+ * a private parent nothing propagates.  The bind goes with /run at the
+ * next boot; a second call only makes it private again. */
+static int private_parent(struct step_context *ctx, const char *root) {
+        _cleanup_free_ char *parent = strdup(root);
+        char *slash;
+        dev_t d;
+
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (!slash || slash == parent)
+                return 0; /* directly under /: leave the root filesystem alone */
+        *slash = 0;
+        if (target_mounted_dev(parent, &d) < 0 && mount(parent, parent, NULL, MS_BIND, NULL) < 0)
+                return step_error(ctx, errno, "Cannot bind-mount %s on itself: %m", parent);
+        if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+                return step_error(ctx, errno, "Cannot make the mount %s private: %m", parent);
+        return 0;
+}
+
 static int journal_dir(const char *root, char **ret) {
         return asprintf(ret, "%s" JOURNAL_DIR, root) < 0 ? -ENOMEM : 0;
 }
@@ -140,6 +172,8 @@ static int mount_target_apply(struct step_context *ctx, const struct plan_step *
         int r;
 
         if ((r = step_arg_string(ctx, step, "root", &root)) < 0 || (r = step_arg_array(ctx, step, "mounts", &mounts)) < 0)
+                return r;
+        if (!ctx->dry_run && (r = private_parent(ctx, root)) < 0)
                 return r;
         for (size_t i = 0; i < json_object_array_length(mounts); i++) {
                 _cleanup_free_ char *node = NULL;
