@@ -138,6 +138,10 @@ static int private_parent(struct step_context *ctx, const char *root) {
         if (!slash || slash == parent)
                 return 0; /* directly under /: leave the root filesystem alone */
         *slash = 0;
+        /* On a fresh apply nothing has created /run/rootraid yet. */
+        int r = mkdir_p(parent, 0755);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot create %s: %m", parent);
         if (target_mounted_dev(parent, &d) < 0 && mount(parent, parent, NULL, MS_BIND, NULL) < 0)
                 return step_error(ctx, errno, "Cannot bind-mount %s on itself: %m", parent);
         if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
