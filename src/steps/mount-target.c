@@ -11,7 +11,8 @@
  *          the later steps find their files at the same paths.  First
  *          the target's parent becomes a private mount (private_parent()).
  *   undo:  unmounts in reverse order; a busy mount is retried, then
- *          detached lazily as a last resort (said in the log). */
+ *          detached lazily as a last resort (said in the log); then the
+ *          parent's private bind, once nothing is mounted under it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +150,42 @@ static int private_parent(struct step_context *ctx, const char *root) {
         return 0;
 }
 
+/* Undoes private_parent() once nothing is mounted under the target's
+ * parent any more: its bind on itself would otherwise stay in the mount
+ * table until the next boot, the one thing of rootraid a rollback left
+ * (vm-rollback-bios-mbr run 4).  Best effort: the bind is harmless. */
+static void release_parent(struct step_context *ctx, const char *root) {
+        _cleanup_free_ char *parent = strdup(root), *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        bool bound = false;
+        size_t n = 0, l;
+        char *slash;
+
+        if (!parent || ctx->dry_run)
+                return;
+        slash = strrchr(parent, '/');
+        if (!slash || slash == parent)
+                return;
+        *slash = 0;
+        l = strlen(parent);
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return;
+        while (getline(&line, &n, f) > 0) {
+                char mp[4096];
+                if (sscanf(line, "%*u %*u %*u:%*u %*s %4095s", mp) != 1)
+                        continue;
+                if (strncmp(mp, parent, l) != 0)
+                        continue;
+                if (mp[l] == '/')
+                        return; /* something is still mounted below it */
+                if (mp[l] == 0)
+                        bound = true;
+        }
+        if (bound && umount2(parent, 0) < 0)
+                step_log(ctx, LOG_LEVEL_DEBUG, errno, "Cannot unmount the bind of %s: %m", parent);
+}
+
 static int journal_dir(const char *root, char **ret) {
         return asprintf(ret, "%s" JOURNAL_DIR, root) < 0 ? -ENOMEM : 0;
 }
@@ -263,6 +300,7 @@ static int mount_target_undo(struct step_context *ctx, const struct plan_step *s
                         usleep(500 * 1000);
                 }
         }
+        release_parent(ctx, root);
         return 0;
 }
 
