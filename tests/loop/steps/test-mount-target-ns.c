@@ -167,6 +167,11 @@ int main(void) {
         /* Nothing of ours went with the teardown (a bind left shared
          * would take the mounts of /dev and /sys with its lazy unmount). */
         char *after = mount_points("/proc/self/mountinfo");
+        /* Nor does mount-target leave its private bind of rootraid/. */
+        if (strstr(after, rr)) {
+                fprintf(stderr, "%s is still mounted after the undo:\n%s", rr, after);
+                abort();
+        }
         for (char *l = before, *e; *l; l = e + 1) {
                 e = strchr(l, '\n');
                 ASSERT(e);
