@@ -107,21 +107,34 @@ void copy_step_options(struct step_context *ctx, const struct copy_step_args *a,
 }
 
 
-/* Anything in dir but lost+found? */
-static bool has_entries(const char *dir) {
+/* Does dir hold anything but lost+found and what rootraid itself keeps
+ * there (the journal's copy, JOURNAL_DIR, which mount-target creates)?
+ * keep is that path relative to dir; its components are looked into
+ * instead of counted. */
+static bool holds_data(const char *dir, const char *keep) {
         _cleanup_(steps_closedirp) DIR *d = opendir(dir);
+        const char *rest = strchr(keep, '/');
+        size_t n = rest ? (size_t) (rest - keep) : strlen(keep);
         struct dirent *de;
         if (!d)
                 return false;
-        while ((de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") && !streq(de->d_name, "lost+found"))
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, "lost+found"))
+                        continue;
+                if (strlen(de->d_name) != n || strncmp(de->d_name, keep, n) != 0)
                         return true;
+                if (!rest) /* the journal's own directory */
+                        continue;
+                _cleanup_free_ char *sub = NULL;
+                if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0 || holds_data(sub, rest + 1))
+                        return true;
+        }
         return false;
 }
 
 int copy_step_begin(struct step_context *ctx, const struct copy_step_args *a, struct copy_options *o) {
         o->rewrite = !target_marker_has(a->target_marker);
-        if (o->rewrite && has_entries(a->target))
+        if (o->rewrite && holds_data(a->target, JOURNAL_DIR + 1))
                 step_log(ctx, LOG_LEVEL_NOTICE, 0,
                          "%s was written in an earlier boot: its files cannot be trusted after an interruption and "
                          "are copied again.", a->target);
