@@ -102,6 +102,8 @@ struct dir_reader {
         char *buf;
         size_t size;
         long n, off;
+        unsigned char type;     /* d_type of the name last returned; a hint
+                                 * (DT_UNKNOWN where the filesystem gives none) */
 };
 
 /* Returns the next name, or NULL at the end (errno is 0) or on a read

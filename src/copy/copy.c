@@ -649,8 +649,10 @@ const char *dir_reader_next(struct dir_reader *r) {
                 }
                 struct dirent64 *de = (struct dirent64 *) (r->buf + r->off);
                 r->off += de->d_reclen;
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        r->type = de->d_type;
                         return de->d_name;
+                }
         }
 }
 
@@ -937,18 +939,37 @@ static struct dnode *dnode_free(struct dnode *d) {
         return NULL;
 }
 
+/* Opens the regular file `name` in dir and stats the fd, as copy_regular()
+ * does, for an entry that getdents called a regular file: one stat by name
+ * fewer.  O_NONBLOCK because the name may have become a FIFO since (it
+ * changes nothing for a regular file).  Returns the fd, or a negative errno
+ * (-EBADF: not a regular file): then the caller looks at the entry by name,
+ * as at any other. */
+static int open_regular(int dir, const char *name, struct stat *ret_st) {
+        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        *ret_st = st;
+        return TAKE_FD(fd);
+}
+
 /* Creates the regular file `name` in d's target from the source, data and
- * metadata.  The caller removed any previous dst entry.  With defer_flags,
- * immutable/append-only go to *ret_flags, to be set once all links exist.
- * Returns 0, 1 when the source vanished, or a negative errno (already
- * reported). */
-static int copy_regular(struct worker *w, struct dnode *d, const char *name, struct stat *st,
+ * metadata.  The caller removed any previous dst entry.  sfd, taken over,
+ * is the source opened by open_regular() with *st its fstat(), or -EBADF
+ * to open it here.  With defer_flags, immutable/append-only go to
+ * *ret_flags, to be set once all links exist.  Returns 0, 1 when the
+ * source vanished, or a negative errno (already reported). */
+static int copy_regular(struct worker *w, struct dnode *d, const char *name, int sfd_in, struct stat *st,
                         unsigned *ret_flags, bool defer_flags) {
         struct engine *e = w->e;
         bool src_side = true;
         int r;
 
-        _cleanup_close_ int sfd = openat(d->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        _cleanup_close_ int sfd = sfd_in >= 0 ? sfd_in :
+                openat(d->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         if (sfd < 0) {
                 if (errno == ENOENT)
                         return 1;
@@ -956,7 +977,7 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, str
                 file_failed(e, d, name, r, "Cannot open");
                 return r;
         }
-        if (fstat(sfd, st) < 0) {
+        if (sfd_in < 0 && fstat(sfd, st) < 0) {
                 r = -errno;
                 file_failed(e, d, name, r, "Cannot stat");
                 return r;
@@ -1013,10 +1034,11 @@ static int link_to(int src_fd, int ddir, const char *name) {
         return 0;
 }
 
-/* A regular file with more than one link. */
-static void settle_hardlinked(struct worker *w, struct dnode *d, const char *name, struct stat *st,
+/* A regular file with more than one link.  sfd as for copy_regular(). */
+static void settle_hardlinked(struct worker *w, struct dnode *d, const char *name, int sfd_in, struct stat *st,
                               bool have_dst, const struct stat *dst_st) {
         struct engine *e = w->e;
+        _cleanup_close_ int sfd = sfd_in;
         struct hlink **p, *h;
         int r;
 
@@ -1098,7 +1120,7 @@ static void settle_hardlinked(struct worker *w, struct dnode *d, const char *nam
                 if (have_dst)
                         r = remove_tree(d->dst_fd, name, &n);
                 if (r >= 0) {
-                        r = copy_regular(w, d, name, st, &flags, true);
+                        r = copy_regular(w, d, name, TAKE_FD(sfd), st, &flags, true);
                         d->changed = true;
                 }
         }
@@ -1259,12 +1281,17 @@ fail:
                 file_failed(e, d, name, r, "Cannot create");
 }
 
-static void process_entry(struct worker *w, struct dnode *d, const char *name) {
+/* type: the entry's d_type, DT_UNKNOWN when not known. */
+static void process_entry(struct worker *w, struct dnode *d, const char *name, unsigned char type) {
         struct engine *e = w->e;
         struct stat st, dst_st;
         bool have_dst = false;
+        _cleanup_close_ int sfd = -EBADF;
 
-        if (fstatat(d->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        /* A file new to the target is opened anyway: stat it through the fd. */
+        if (d->fresh && type == DT_REG)
+                sfd = open_regular(d->src_fd, name, &st);
+        if (sfd < 0 && fstatat(d->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (errno == ENOENT)
                         atomic_fetch_add(&e->vanished, 1);
                 else
@@ -1298,7 +1325,7 @@ static void process_entry(struct worker *w, struct dnode *d, const char *name) {
                 break;
         case S_IFREG:
                 if (st.st_nlink > 1) {
-                        settle_hardlinked(w, d, name, &st, have_dst, &dst_st);
+                        settle_hardlinked(w, d, name, TAKE_FD(sfd), &st, have_dst, &dst_st);
                         break;
                 }
                 if (have_dst) {
@@ -1313,7 +1340,7 @@ static void process_entry(struct worker *w, struct dnode *d, const char *name) {
                 }
                 d->changed = true;
                 unsigned f = 0;
-                if (copy_regular(w, d, name, &st, &f, false) == 1)
+                if (copy_regular(w, d, name, TAKE_FD(sfd), &st, &f, false) == 1)
                         atomic_fetch_add(&e->vanished, 1);
                 break;
         default:
@@ -1411,7 +1438,7 @@ static void process_dir(struct worker *w, struct dnode *d) {
                         if (streq(*n, "."))
                                 continue; /* the directory itself: set_meta */
                         if (fstatat(d->src_fd, *n, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT) {
-                                process_entry(w, d, *n);
+                                process_entry(w, d, *n, DT_UNKNOWN);
                                 continue;
                         }
                         uint64_t count = 0;
@@ -1427,7 +1454,7 @@ static void process_dir(struct worker *w, struct dnode *d) {
         for (const char *name; (name = dir_reader_next(&rd));) {
                 if (aborted(e))
                         goto done;
-                process_entry(w, d, name);
+                process_entry(w, d, name, rd.type);
         }
         if (errno != 0)
                 file_failed(e, d, NULL, -errno, "Cannot read directory");
