@@ -253,12 +253,20 @@ int copy_open_source(const char *src, int *ret_fd, char **ret_error) {
 
 /* ---- the engine ---- */
 
+/* What an inode we have just created holds, as far as we know. */
+struct born {
+        bool owned;             /* uid and gid are known */
+        uid_t uid;
+        gid_t gid;
+};
+
 struct dnode {
         struct dnode *parent;
         char *name;             /* NULL for a root; root_path names it */
         char *root_path;
         int src_fd, dst_fd;
         bool fresh;             /* we created dst: nothing to compare */
+        struct born born;       /* we created dst: see settle_dir() */
         bool changed;           /* something in dst changed: reset times */
         bool set_meta;          /* metadata must be (re)applied at the end */
         char **only;            /* compare these names only (a partial sync) */
@@ -605,9 +613,14 @@ static int copy_flags(int sfd, int dfd) {
         return r == -ENOTTY || r == -EOPNOTSUPP ? 0 : r;
 }
 
-/* Metadata of an open regular file or directory; flags come last. */
-static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st, bool with_flags) {
-        if (fchown(dfd, st->st_uid, st->st_gid) < 0)
+/* Metadata of an open regular file or directory; flags come last.  born
+ * (NULL: nothing) is what dfd is known to hold: no need to chown to the
+ * owner it has (chown would clear set-ID bits, but chmod follows, and
+ * capabilities, but the xattrs follow). */
+static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st, bool with_flags,
+                       const struct born *born) {
+        bool owned = born && born->owned && born->uid == st->st_uid && born->gid == st->st_gid;
+        if (!owned && fchown(dfd, st->st_uid, st->st_gid) < 0)
                 return -errno;
         if (fchmod(dfd, st->st_mode & 07777) < 0)
                 return -errno;
@@ -999,7 +1012,7 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, int
                 return r;
         }
         src_side = false;
-        r = set_meta_fd(w, sfd, dfd, st, false);
+        r = set_meta_fd(w, sfd, dfd, st, false, &d->born); /* created with O_EXCL in d */
         if (r < 0)
                 goto fail_dst;
         unsigned f = 0;
@@ -1156,6 +1169,20 @@ static void dnode_push_or_run(struct worker *w, struct dnode *c) {
         process_dir(w, c);
 }
 
+/* What the directory dfd, which we have just created, holds; and so what a
+ * file created in it gets, until the directory's own metadata is set after
+ * its contents.  Owner: the file gets our fsuid, as the directory did, and
+ * the directory's group: its own when set-group-ID (or mounted grpid),
+ * else our fsgid, which the directory got as well, since it inherits
+ * set-group-ID from its parent. */
+static struct born dir_born(int dfd) {
+        struct born b = {};
+        struct stat st;
+        if (fstat(dfd, &st) >= 0)
+                b = (struct born) { .owned = true, .uid = st.st_uid, .gid = st.st_gid };
+        return b;
+}
+
 static void settle_dir(struct worker *w, struct dnode *d, const char *name, const struct stat *st, bool have_dst,
                        const struct stat *dst_st) {
         struct engine *e = w->e;
@@ -1195,7 +1222,7 @@ static void settle_dir(struct worker *w, struct dnode *d, const char *name, cons
                         bool locked = get_flags(dfd, &f) >= 0 && (f & (FS_IMMUTABLE_FL | FS_APPEND_FL));
                         if (locked)
                                 (void) apply_flags(dfd, f & ~(unsigned) (FS_IMMUTABLE_FL | FS_APPEND_FL)); /* set_meta_fd sets them back */
-                        if (fstat(sfd, &s2) < 0 || (r = set_meta_fd(w, sfd, dfd, &s2, true)) < 0)
+                        if (fstat(sfd, &s2) < 0 || (r = set_meta_fd(w, sfd, dfd, &s2, true, NULL)) < 0)
                                 file_failed(e, d, name, -errno, "Cannot set metadata of directory");
                         atomic_fetch_add(&e->files, 1);
                 }
@@ -1211,6 +1238,8 @@ static void settle_dir(struct worker *w, struct dnode *d, const char *name, cons
         c->src_fd = TAKE_FD(sfd);
         c->dst_fd = TAKE_FD(dfd);
         c->fresh = !have_dst;
+        if (c->fresh)
+                c->born = dir_born(c->dst_fd);
         c->set_meta = !have_dst || !unchanged(e, st, dst_st);
         atomic_init(&c->pending, 1);
         atomic_fetch_add(&d->pending, 1);
@@ -1473,7 +1502,8 @@ static void dnode_release(struct worker *w, struct dnode *d) {
                 struct dnode *parent = d->parent;
                 if (!aborted(e) && (d->set_meta || d->changed)) {
                         struct stat st;
-                        int r = fstat(d->src_fd, &st) < 0 ? -errno : set_meta_fd(w, d->src_fd, d->dst_fd, &st, true);
+                        int r = fstat(d->src_fd, &st) < 0 ? -errno :
+                                set_meta_fd(w, d->src_fd, d->dst_fd, &st, true, &d->born);
                         if (r < 0) {
                                 if (target_full(r))
                                         fatal(e, d, NULL, r);
@@ -2004,7 +2034,7 @@ static int hl_link_name(struct worker *w, int src, int dst, const struct hl_name
         if (r >= 0)
                 atomic_fetch_add(&w->e->hardlinks, 1);
         /* The directory changed in DST: its times (and flags) again. */
-        int k = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true);
+        int k = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true, NULL);
         return r < 0 ? r : k;
 }
 
@@ -2075,7 +2105,7 @@ static int hl_settle(struct worker *w, int src, int dst, const struct hl_name *n
                         dfd = openat(ddir, names[0].name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                         if (dfd < 0)
                                 return -errno;
-                        r = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true);
+                        r = fstat(sdir, &sdst) < 0 ? -errno : set_meta_fd(w, sdir, ddir, &sdst, true, NULL);
                         if (r < 0)
                                 return r;
                 }
@@ -2086,7 +2116,7 @@ static int hl_settle(struct worker *w, int src, int dst, const struct hl_name *n
         bool src_side = false;
         r = copy_data(w, sfd, dfd, &st, &src_side);
         if (r >= 0)
-                r = set_meta_fd(w, sfd, dfd, &st, false);
+                r = set_meta_fd(w, sfd, dfd, &st, false, NULL);
         if (r >= 0 && fstat(dfd, &tst) < 0)
                 r = -errno;
         if (r < 0)
