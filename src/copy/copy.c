@@ -258,6 +258,7 @@ struct born {
         bool owned;             /* uid and gid are known */
         uid_t uid;
         gid_t gid;
+        bool bare;              /* no xattrs at all */
 };
 
 struct dnode {
@@ -453,8 +454,9 @@ static bool xattr_unsupported(int err) {
 }
 
 /* Copies every xattr from sfd to dfd; removes those of dfd that sfd lacks
- * (inherited default ACLs, labels given at creation). */
-static int copy_xattrs(struct worker *w, int sfd, int dfd, bool opath) {
+ * (inherited default ACLs, labels given at creation), unless dst_bare says
+ * that dfd has none. */
+static int copy_xattrs(struct worker *w, int sfd, int dfd, bool opath, bool dst_bare) {
         ssize_t n = x_list(sfd, opath, w->xlist, XATTR_LIST_MAX_);
         if (n < 0) {
                 if (xattr_unsupported(errno))
@@ -462,7 +464,7 @@ static int copy_xattrs(struct worker *w, int sfd, int dfd, bool opath) {
                 else
                         return -errno;
         }
-        ssize_t m = x_list(dfd, opath, w->xlist2, XATTR_LIST_MAX_);
+        ssize_t m = dst_bare ? 0 : x_list(dfd, opath, w->xlist2, XATTR_LIST_MAX_);
         if (m < 0)
                 m = 0; /* nothing to remove if the target cannot list them */
         for (ssize_t i = 0; i < m; i += strlen(w->xlist2 + i) + 1) {
@@ -595,7 +597,7 @@ static int set_meta_at(struct worker *w, int sdir, int ddir, const char *name, c
         _cleanup_close_ int dfd = openat(ddir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        int r = copy_xattrs(w, sfd, dfd, true);
+        int r = copy_xattrs(w, sfd, dfd, true, false);
         if (r < 0)
                 return r;
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
@@ -616,7 +618,7 @@ static int copy_flags(int sfd, int dfd) {
 /* Metadata of an open regular file or directory; flags come last.  born
  * (NULL: nothing) is what dfd is known to hold: no need to chown to the
  * owner it has (chown would clear set-ID bits, but chmod follows, and
- * capabilities, but the xattrs follow). */
+ * capabilities, but the xattrs follow), nor to list xattrs it has none of. */
 static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st, bool with_flags,
                        const struct born *born) {
         bool owned = born && born->owned && born->uid == st->st_uid && born->gid == st->st_gid;
@@ -624,7 +626,7 @@ static int set_meta_fd(struct worker *w, int sfd, int dfd, const struct stat *st
                 return -errno;
         if (fchmod(dfd, st->st_mode & 07777) < 0)
                 return -errno;
-        int r = copy_xattrs(w, sfd, dfd, false);
+        int r = copy_xattrs(w, sfd, dfd, false, born && born->bare);
         if (r < 0)
                 return r;
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
@@ -1174,12 +1176,17 @@ static void dnode_push_or_run(struct worker *w, struct dnode *c) {
  * its contents.  Owner: the file gets our fsuid, as the directory did, and
  * the directory's group: its own when set-group-ID (or mounted grpid),
  * else our fsgid, which the directory got as well, since it inherits
- * set-group-ID from its parent. */
+ * set-group-ID from its parent.  xattrs: a new inode gets them only from
+ * its parent's default ACL or from an LSM label, and the directory would
+ * show either (a default ACL is inherited as one): without xattrs it passes
+ * none on. */
 static struct born dir_born(int dfd) {
         struct born b = {};
         struct stat st;
         if (fstat(dfd, &st) >= 0)
                 b = (struct born) { .owned = true, .uid = st.st_uid, .gid = st.st_gid };
+        ssize_t n = flistxattr(dfd, NULL, 0);
+        b.bare = n == 0 || (n < 0 && xattr_unsupported(errno));
         return b;
 }
 
