@@ -168,7 +168,10 @@ void exec_progress(const struct step_context *ctx, uint64_t done, uint64_t total
                 /* md counts in 512-byte sectors */
                 fprintf(stderr, "\r%s: %5.1f%%  %s of %s", id, total ? 100.0 * (double) done / (double) total : 0.0,
                         format_bytes(a, sizeof a, done * 512), format_bytes(b, sizeof b, total * 512));
-        } else
+        } else if (total == 0) /* not known: a final sync's amount, say */
+                fprintf(stderr, "\r%s: %s so far  %s/s", id, format_bytes(a, sizeof a, done),
+                        format_bytes(c, sizeof c, (uint64_t) rate));
+        else
                 fprintf(stderr, "\r%s: %5.1f%%  %s of ~%s  %s/s", id,
                         total ? 100.0 * (double) MIN(done, total) / (double) total : 0.0, format_bytes(a, sizeof a, done),
                         format_bytes(b, sizeof b, total), format_bytes(c, sizeof c, (uint64_t) rate));

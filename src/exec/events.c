@@ -479,9 +479,13 @@ int event_describe(const char *line, char **ret_text, int *ret_exit) {
                 break;
         case EVENT_PROGRESS: {
                 double pct = json_object_object_get_ex(o, "percent", &v) ? json_object_get_double(v) : 0.0;
-                r = asprintf(&text, "%s   %s: %5.1f%%  %s of %s", hms, step, pct,
-                             format_bytes(a, sizeof a, (uint64_t) get_int(o, "done")),
-                             format_bytes(b, sizeof b, (uint64_t) get_int(o, "total")));
+                uint64_t total = (uint64_t) get_int(o, "total");
+                format_bytes(a, sizeof a, (uint64_t) get_int(o, "done"));
+                if (total == 0) /* not known: a final sync's amount, say */
+                        r = asprintf(&text, "%s   %s: %s so far", hms, step, a);
+                else
+                        r = asprintf(&text, "%s   %s: %5.1f%%  %s of %s", hms, step, pct, a,
+                                     format_bytes(b, sizeof b, total));
                 break;
         }
         case EVENT_WARNING:

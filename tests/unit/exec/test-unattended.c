@@ -293,6 +293,14 @@ static void test_events_file(void) {
         ASSERT_CONTAINS(lines[0], "\"step\":\"s1\"");
         strv_free(lines);
 
+        /* Progress of an unknown total (a final sync) says what is done,
+         * not a percentage of nothing ("0.0%  38.2 KiB of 0 B"). */
+        ASSERT_OK(event_describe("{\"v\":1,\"time\":\"2026-11-21T22:00:00.000Z\",\"event\":\"progress\","
+                                 "\"step\":\"copy-final-root\",\"done\":39117,\"total\":0,\"percent\":0.0}\n",
+                                 &text, &code));
+        ASSERT(streq(text, "22:00:00   copy-final-root: 38.2 KiB so far"));
+        free(text);
+
         /* Not an event: refused, not rendered. */
         ASSERT_ERR(event_describe("{\"v\":1}\n", &text, &code), EBADMSG);
         ASSERT_ERR(event_describe("garbage\n", &text, &code), EBADMSG);
