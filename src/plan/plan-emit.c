@@ -701,6 +701,10 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 add_str(e, "old_uuid", u->content->fs_uuid);
                 snprintf(src, sizeof src, "UUID=%s", u->fs_uuid);
                 add_str(e, "new_source", src);
+                /* The ESP mounted is the new disk's; every disk has one, and
+                 * the machine must boot with that disk gone too. */
+                if (u->kind == UNIT_ESP)
+                        add_str(e, "add_options", "nofail");
                 json_object_array_add(entries, e);
         }
         if (json_object_array_length(entries) > 0) {

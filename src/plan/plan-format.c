@@ -508,6 +508,8 @@ static const struct format_table t_fstab_entry = {
                 STR("fstype", "Filesystem type.", .values = v_fstype),
                 STRN("old_uuid", "UUID of the filesystem the entry names today."),
                 STR("new_source", "New first field.", .pattern = P_FS_SOURCE),
+                { .name = "add_options", .type = FIELD_STRING, .flags = F_NULLABLE, .pattern = "^[a-z][a-z0-9.=-]*(,[a-z][a-z0-9.=-]*)*$",
+                  .doc = "Mount options the entry gets if it lacks them (optional): nofail for an ESP, which is on one disk of several." },
                 END,
         },
 };

@@ -50,6 +50,27 @@ static struct libmnt_fs *find_entry(struct libmnt_table *tb, const char *mountpo
         return n_swaps == 1 ? swap_only : NULL;
 }
 
+/* Appends each option of the comma-separated list opts (NULL: none) that
+ * fs lacks, keeping the ones it has ("nofail" added once). */
+static int add_missing_options(struct libmnt_fs *fs, const char *opts) {
+        _cleanup_free_ char *copy = opts ? strdup(opts) : NULL;
+        char *save = NULL;
+
+        if (opts && !copy)
+                return -ENOMEM;
+        for (char *o = copy ? strtok_r(copy, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+                _cleanup_free_ char *name = strndup(o, strcspn(o, "="));
+                if (!name)
+                        return -ENOMEM;
+                if (mnt_fs_get_option(fs, name, NULL, NULL) == 0)
+                        continue;
+                int r = mnt_fs_append_options(fs, o);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Renders the rewritten fstab from the original's text. */
 static int render(struct step_context *ctx, const struct plan_step *step, const char *original, size_t original_size,
                   char **ret_text, size_t *ret_size) {
@@ -79,7 +100,7 @@ static int render(struct step_context *ctx, const struct plan_step *step, const 
 
         for (size_t i = 0; i < json_object_array_length(entries); i++) {
                 struct plan_step sub = { .id = step->id, .args = json_object_array_get_idx(entries, i) };
-                const char *mountpoint, *old_uuid, *new_source;
+                const char *mountpoint, *old_uuid, *new_source, *add_options = NULL;
                 struct libmnt_fs *fs;
 
                 if ((r = step_arg_string(ctx, &sub, "mountpoint", &mountpoint)) < 0 ||
@@ -95,6 +116,9 @@ static int render(struct step_context *ctx, const struct plan_step *step, const 
                                           mountpoint);
                 if (mnt_fs_set_source(fs, new_source) < 0)
                         return step_error(ctx, ENOMEM, "Out of memory.");
+                if ((r = step_arg_string_optional(ctx, &sub, "add_options", &add_options)) < 0 ||
+                    (r = add_missing_options(fs, add_options)) < 0)
+                        return step_error(ctx, r, "Cannot add the options %s to the entry for %s: %m", add_options, mountpoint);
         }
 
         f = open_memstream(&text, &size);

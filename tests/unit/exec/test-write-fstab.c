@@ -15,6 +15,7 @@ static const char original[] =
         "# /boot was on /dev/sda1 during installation\n"
         "UUID=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee /boot           ext4    defaults,noatime        0       2\n"
         "UUID=99999999-8888-7777-6666-555555555555 none            swap    sw              0       0\n"
+        "UUID=ABCD-1234  /boot/efi       vfat    umask=0077      0       1\n"
         "/dev/sr0        /media/cdrom0   udf,iso9660 user,noauto     0       0\n"
         "tmpfs /tmp tmpfs nosuid,nodev,size=2G 0 0\n";
 
@@ -29,6 +30,11 @@ static struct plan *fstab_plan(const char *path, bool with_missing_entry) {
                                              "UUID=0b0b0b0b-0000-4000-8000-000000000002"));
         json_object_array_add(entries, test_fstab_entry("none", "swap", "99999999-8888-7777-6666-555555555555",
                                              "UUID=0b0b0b0b-0000-4000-8000-000000000003"));
+        /* The ESP: on one disk of several, so the machine must boot
+         * without it (nofail, added once however often the step runs). */
+        json_object *esp = test_fstab_entry("/boot/efi", "vfat", "ABCD-1234", "UUID=5E1F-0001");
+        json_object_object_add(esp, "add_options", json_object_new_string("nofail"));
+        json_object_array_add(entries, esp);
         if (with_missing_entry)
                 json_object_array_add(entries, test_fstab_entry("/srv", "xfs", "12345678-1234-1234-1234-123456789012",
                                                      "UUID=0b0b0b0b-0000-4000-8000-000000000004"));
@@ -70,6 +76,8 @@ int main(void) {
         ASSERT_CONTAINS(c, "UUID=0b0b0b0b-0000-4000-8000-000000000001 / ext4 errors=remount-ro 0 1\n");
         ASSERT_CONTAINS(c, "UUID=0b0b0b0b-0000-4000-8000-000000000002 /boot ext4 defaults,noatime 0 2\n");
         ASSERT_CONTAINS(c, "UUID=0b0b0b0b-0000-4000-8000-000000000003 none swap sw 0 0\n");
+        ASSERT_CONTAINS(c, "UUID=5E1F-0001 /boot/efi vfat umask=0077,nofail 0 1\n");
+        ASSERT(!strstr(c, "ABCD-1234"));
         ASSERT(!strstr(c, "11111111-2222") && !strstr(c, "aaaaaaaa-bbbb") && !strstr(c, "99999999-8888"));
         /* The rest stays, comments included. */
         ASSERT_CONTAINS(c, "/dev/sr0 /media/cdrom0 udf,iso9660 user,noauto 0 0\n");
