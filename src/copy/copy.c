@@ -958,12 +958,11 @@ static struct dnode *dnode_free(struct dnode *d) {
         return NULL;
 }
 
-/* Opens the regular file `name` in dir and stats the fd, as copy_regular()
- * does, for an entry that getdents called a regular file: one stat by name
- * fewer.  O_NONBLOCK because the name may have become a FIFO since (it
- * changes nothing for a regular file).  Returns the fd, or a negative errno
- * (-EBADF: not a regular file): then the caller looks at the entry by name,
- * as at any other. */
+/* Opens the regular file `name` in dir and stats the fd: copy_regular()'s
+ * way in, and process_entry()'s for an entry that getdents called a
+ * regular file (one stat by name fewer).  O_NONBLOCK because the name may
+ * have become a FIFO since (it changes nothing for a regular file).
+ * Returns the fd, or a negative errno (-EBADF: not a regular file). */
 static int open_regular(int dir, const char *name, struct stat *ret_st) {
         _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
@@ -987,22 +986,13 @@ static int copy_regular(struct worker *w, struct dnode *d, const char *name, int
         bool src_side = true;
         int r;
 
-        _cleanup_close_ int sfd = sfd_in >= 0 ? sfd_in :
-                openat(d->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        _cleanup_close_ int sfd = sfd_in >= 0 ? sfd_in : open_regular(d->src_fd, name, st);
+        if (sfd == -ENOENT || sfd == -EBADF)
+                return 1; /* gone, or replaced by something else meanwhile */
         if (sfd < 0) {
-                if (errno == ENOENT)
-                        return 1;
-                r = -errno;
-                file_failed(e, d, name, r, "Cannot open");
-                return r;
+                file_failed(e, d, name, sfd, "Cannot open");
+                return sfd;
         }
-        if (sfd_in < 0 && fstat(sfd, st) < 0) {
-                r = -errno;
-                file_failed(e, d, name, r, "Cannot stat");
-                return r;
-        }
-        if (!S_ISREG(st->st_mode))
-                return 1; /* replaced by something else meanwhile */
 
         _cleanup_close_ int dfd = openat(d->dst_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (dfd < 0) {
