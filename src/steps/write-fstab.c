@@ -118,7 +118,7 @@ static int render(struct step_context *ctx, const struct plan_step *step, const 
                         return step_error(ctx, ENOMEM, "Out of memory.");
                 if ((r = step_arg_string_optional(ctx, &sub, "add_options", &add_options)) < 0 ||
                     (r = add_missing_options(fs, add_options)) < 0)
-                        return step_error(ctx, r, "Cannot add the options %s to the entry for %s: %m", add_options, mountpoint);
+                        return step_error(ctx, r, "Cannot add the options %s to the entry for %s: %m", strna(add_options), mountpoint);
         }
 
         f = open_memstream(&text, &size);
