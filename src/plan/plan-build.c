@@ -290,9 +290,16 @@ static int check_root(struct builder *b) {
                 b->strategy = STRATEGY_LUKS;
         } else if (d->type == BLOCKDEV_LVM) {
                 const struct blockdev *under = d->slaves ? facts_find_kname(f, d->slaves[0]) : NULL;
-                if (under && under->type == BLOCKDEV_CRYPT)
-                        return refuse(b, -EOPNOTSUPP, "The root is on LVM on LUKS (%s): not supported yet.", strna(under->dm_name));
-                if (!under || under->type != BLOCKDEV_PARTITION)
+                /* LVM inside LUKS (Debian's "encrypted LVM"): both at once,
+                 * the container cloned onto the array and the PV inside
+                 * it moved by pvmove. */
+                if (under && under->type == BLOCKDEV_CRYPT) {
+                        const struct blockdev *part = under->slaves ? facts_find_kname(f, under->slaves[0]) : NULL;
+                        if (!part || part->type != BLOCKDEV_PARTITION)
+                                return refuse(b, -EOPNOTSUPP, "The root's volume group is on LUKS container %s, which is on %s, not on a partition: not supported.",
+                                              strna(under->dm_name), part ? part->kname : "an unknown device");
+                        b->lvm_on_luks = true;
+                } else if (!under || under->type != BLOCKDEV_PARTITION)
                         return refuse(b, -EOPNOTSUPP, "The root's volume group is on %s, not on partitions: not supported.",
                                       under ? under->kname : "an unknown device");
                 b->strategy = STRATEGY_LVM;
@@ -325,7 +332,7 @@ static int check_root(struct builder *b) {
          * kernel command line (rd.luks.uuid) and in its own image layout,
          * which nothing here updates or checks: refuse before any change
          * rather than fail after the copy. */
-        if (b->strategy == STRATEGY_LUKS && f->initramfs != INITRAMFS_TOOLS)
+        if ((b->strategy == STRATEGY_LUKS || b->lvm_on_luks) && f->initramfs != INITRAMFS_TOOLS)
                 return refuse(b, -EOPNOTSUPP, "The root is on LUKS and the initramfs is built by %s: rootraid moves a LUKS root only with "
                               "initramfs-tools (cryptsetup-initramfs), whose initramfs it updates and checks.",
                               strna(initramfs_generator_to_string(f->initramfs)));
@@ -525,6 +532,37 @@ static bool supported_fs(const char *t) {
         return false;
 }
 
+/* u becomes the unit of the root's PV, which is dev: the partition itself,
+ * or the dm-crypt mapping of the LUKS container on it. */
+static int pv_unit(struct builder *b, struct unit *u, const struct blockdev *dev) {
+        const struct facts *f = b->facts;
+        const struct lvm_pv *pv = NULL;
+        const struct lvm_lv *root_lv = NULL;
+
+        for (size_t i = 0; i < f->n_pvs; i++)
+                if (streq_ptr(f->pvs[i].kname, dev->kname))
+                        pv = &f->pvs[i];
+        for (size_t i = 0; i < f->n_lvs; i++)
+                if (streq_ptr(f->lvs[i].kname, b->root_dev->kname))
+                        root_lv = &f->lvs[i];
+        if (!pv || !root_lv || !streq_ptr(pv->vg, root_lv->vg))
+                return refuse(b, -EOPNOTSUPP, "%s is an LVM physical volume of a volume group other than the root's: not supported.",
+                              DEV_ID(f, dev));
+        for (size_t i = 0; i < f->n_vgs; i++)
+                if (streq_ptr(f->vgs[i].name, pv->vg))
+                        u->vg = &f->vgs[i];
+        if (!u->vg || !u->vg->name || !pv->uuid)
+                return refuse(b, -EOPNOTSUPP, "Volume group %s of %s is not in the LVM report.", strna(pv->vg), dev->kname);
+        u->kind = UNIT_PV;
+        u->pv = pv;
+        uint64_t ext = u->vg->extent_size ? u->vg->extent_size : 4 * MIB;
+        /* Allocated extents plus the PV's own metadata area (1 MiB). */
+        u->need = DIV_ROUND_UP(pv->size - MIN(pv->size, pv->free), ext) * ext + ext + MIB;
+        u->used = pv->size - MIN(pv->size, pv->free);
+        unit_name(b, u, "pv");
+        return 0;
+}
+
 static int add_unit(struct builder *b, const struct blockdev *p) {
         const struct facts *f = b->facts;
         const struct partition *pe = NULL;
@@ -575,6 +613,17 @@ static int add_unit(struct builder *b, const struct blockdev *p) {
                 u->kind = UNIT_SWAP;
                 u->need = p->size - MIN(p->size, 2 * MIB);
                 unit_name(b, u, "swap");
+        } else if (streq_ptr(p->fstype, "crypto_LUKS") && b->lvm_on_luks) {
+                const struct blockdev *map = p->holders && p->holders[0] ? facts_find_kname(f, p->holders[0]) : NULL;
+                if (!map || !map->dm_name || !p->luks || !p->luks->uuid || !streq_ptr(map->fstype, "LVM2_member"))
+                        return refuse(b, -EOPNOTSUPP, "%s is a LUKS container that does not hold the root's volume group: only the container "
+                                      "of the root's physical volume is supported.", DEV_ID(f, p));
+                int r = pv_unit(b, u, map);
+                if (r < 0)
+                        return r;
+                u->crypt = map;
+                /* The header (and keyslots) before the PV. */
+                u->need += p->luks->data_offset;
         } else if (streq_ptr(p->fstype, "crypto_LUKS")) {
                 const struct blockdev *map = p->holders && p->holders[0] ? facts_find_kname(f, p->holders[0]) : NULL;
                 if (!map || map != b->root_dev || !p->luks || !map->dm_name || !p->luks->uuid)
@@ -590,29 +639,9 @@ static int add_unit(struct builder *b, const struct blockdev *p) {
                 u->need = p->luks->data_offset + fs_need(map, p->size - MIN(p->size, p->luks->data_offset));
                 unit_name(b, u, "root");
         } else if (streq_ptr(p->fstype, "LVM2_member")) {
-                const struct lvm_pv *pv = NULL;
-                for (size_t i = 0; i < f->n_pvs; i++)
-                        if (streq_ptr(f->pvs[i].kname, p->kname))
-                                pv = &f->pvs[i];
-                const struct lvm_lv *root_lv = NULL;
-                for (size_t i = 0; i < f->n_lvs; i++)
-                        if (streq_ptr(f->lvs[i].kname, b->root_dev->kname))
-                                root_lv = &f->lvs[i];
-                if (!pv || !root_lv || !streq_ptr(pv->vg, root_lv->vg))
-                        return refuse(b, -EOPNOTSUPP, "%s is an LVM physical volume of a volume group other than the root's: not supported.",
-                                      DEV_ID(f, p));
-                for (size_t i = 0; i < f->n_vgs; i++)
-                        if (streq_ptr(f->vgs[i].name, pv->vg))
-                                u->vg = &f->vgs[i];
-                if (!u->vg || !u->vg->name || !pv->uuid)
-                        return refuse(b, -EOPNOTSUPP, "Volume group %s of %s is not in the LVM report.", strna(pv->vg), p->kname);
-                u->kind = UNIT_PV;
-                u->pv = pv;
-                uint64_t ext = u->vg->extent_size ? u->vg->extent_size : 4 * MIB;
-                /* Allocated extents plus the PV's own metadata area (1 MiB). */
-                u->need = DIV_ROUND_UP(pv->size - MIN(pv->size, pv->free), ext) * ext + ext + MIB;
-                u->used = pv->size - MIN(pv->size, pv->free);
-                unit_name(b, u, "pv");
+                int r = pv_unit(b, u, p);
+                if (r < 0)
+                        return r;
         } else if (p->holders && p->holders[0]) {
                 return refuse(b, -EOPNOTSUPP, "%s on the current disk is held by %s, which rootraid cannot migrate.", p->kname, p->holders[0]);
         } else if (p->fstype) {

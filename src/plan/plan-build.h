@@ -26,7 +26,7 @@ enum unit_kind {
         UNIT_FS,          /* a filesystem, copied file by file */
         UNIT_SWAP,
         UNIT_LUKS,        /* LUKS container cloned, filesystem inside copied */
-        UNIT_PV,          /* LVM PV, data moved by pvmove */
+        UNIT_PV,          /* LVM PV (on the partition, or in a LUKS container on it), data moved by pvmove */
 };
 
 struct unit {
@@ -36,6 +36,7 @@ struct unit {
         const struct mount_point *mount;   /* where that filesystem is mounted, or NULL */
         const struct lvm_vg *vg;           /* UNIT_PV */
         const struct lvm_pv *pv;
+        const struct blockdev *crypt;      /* UNIT_PV inside LUKS: the dm-crypt mapping that is the PV */
         bool bootable;
         bool integrity;                    /* --integrity: members are dm-integrity mappings */
         char name[33];                     /* array name */
@@ -63,6 +64,7 @@ struct builder {
         enum partition_table_type label;
         unsigned level;
         enum strategy strategy;
+        bool lvm_on_luks;                          /* lvm strategy, the PV inside a LUKS container */
 
         struct unit units[MAX_UNITS];
         size_t n_units;

@@ -154,6 +154,17 @@ static json_object *array_ref(const struct unit *u) {
         return o;
 }
 
+/* The dm-crypt mapping of u's LUKS container (a LUKS root, or the LUKS
+ * container of the root's PV), or NULL. */
+static const struct blockdev *unit_crypt(const struct unit *u) {
+        return u->kind == UNIT_LUKS ? u->content : u->kind == UNIT_PV ? u->crypt : NULL;
+}
+
+/* The name the clone of u's container is opened as during the migration. */
+static void clone_name(const struct unit *u, char ret[64]) {
+        snprintf(ret, 64, "rootraid-%s", unit_crypt(u)->dm_name);
+}
+
 /* ---- source tree ---- */
 
 json_object *pb_source_node(const struct builder *b, const struct blockdev *d, unsigned depth) {
@@ -368,6 +379,28 @@ static bool any_integrity(const struct builder *b) {
         return false;
 }
 
+/* luks-clone: u's container cloned onto its array and opened. */
+static int add_luks_clone(struct builder *b, const struct unit *u) {
+        const struct blockdev *map = unit_crypt(u);
+        char open_as[64], dev[64], id[96], idb[PATH_MAX_ID];
+
+        snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
+        clone_name(u, open_as);
+        json_object *args = json_object_new_object();
+        add_str(args, "crypt", map->dm_name);
+        add_str(args, "source", pb_dev_id(b->facts, u->old, idb, sizeof idb));
+        add_str(args, "source_mapping", map->dm_name);
+        add_str(args, "device", dev);
+        add_str(args, "uuid", u->luks_uuid);
+        add_str(args, "open_as", open_as);
+        json_object *est = est_new("The array carries a LUKS header with the old keyslots and is open.");
+        est_check(est, "luks", dev, u->luks_uuid);
+        snprintf(id, sizeof id, "luks-clone-%s", u->name);
+        return add_step(b, id, STEP_LUKS_CLONE, args, est, false, "Close the new mapping and erase the header from the array.",
+                        "Clone the LUKS header of %s onto %s (same passphrases and key files, new UUID) and open it as %s.",
+                        map->dm_name, dev, open_as);
+}
+
 int pb_build_steps(struct builder *b, json_object *target) {
         const struct facts *f = b->facts;
         char id[96], idb[PATH_MAX_ID], idb2[PATH_MAX_ID], path[512], dev[128];
@@ -489,8 +522,18 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 const struct unit *u = &b->units[i];
                 if (u->kind != UNIT_PV)
                         continue;
-                const char *old_pv = pb_dev_id(f, u->old, idb, sizeof idb);
-                snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
+                /* Inside LUKS, the old PV is the container's mapping, named
+                 * by its dm-uuid link (which goes away with the old
+                 * container), and the new PV is the clone's mapping. */
+                const char *old_pv = pb_dev_id(f, u->crypt ? u->crypt : u->old, idb, sizeof idb);
+                if (u->crypt) {
+                        char open_as[64];
+                        if ((r = add_luks_clone(b, u)) < 0)
+                                return r;
+                        clone_name(u, open_as);
+                        snprintf(dev, sizeof dev, "/dev/mapper/%s", open_as);
+                } else
+                        snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
 
                 args = json_object_new_object();
                 add_str(args, "array", u->name);
@@ -500,7 +543,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 est_check(est, "pv", dev, u->pv_uuid);
                 snprintf(id, sizeof id, "pvcreate-%s", u->name);
                 if ((r = add_step(b, id, STEP_PV_CREATE, args, est, false, "pvremove the array.",
-                                  "Make array %s an LVM physical volume.", dev)) < 0)
+                                  u->crypt ? "Make %s (the LUKS clone on the array) an LVM physical volume." : "Make array %s an LVM physical volume.", dev)) < 0)
                         return r;
 
                 args = json_object_new_object();
@@ -539,28 +582,9 @@ int pb_build_steps(struct builder *b, json_object *target) {
         }
 
         /* 4. LUKS: clone the header onto the array and open it. */
-        for (size_t i = 0; i < b->n_units; i++) {
-                const struct unit *u = &b->units[i];
-                if (u->kind != UNIT_LUKS)
-                        continue;
-                char open_as[64];
-                snprintf(dev, sizeof dev, "/dev/md/%s", u->name);
-                snprintf(open_as, sizeof open_as, "rootraid-%s", u->content->dm_name);
-                args = json_object_new_object();
-                add_str(args, "crypt", u->content->dm_name);
-                add_str(args, "source", pb_dev_id(f, u->old, idb, sizeof idb));
-                add_str(args, "source_mapping", u->content->dm_name);
-                add_str(args, "device", dev);
-                add_str(args, "uuid", u->luks_uuid);
-                add_str(args, "open_as", open_as);
-                est = est_new("The array carries a LUKS header with the old keyslots and is open.");
-                est_check(est, "luks", dev, u->luks_uuid);
-                snprintf(id, sizeof id, "luks-clone-%s", u->name);
-                if ((r = add_step(b, id, STEP_LUKS_CLONE, args, est, false, "Close the new mapping and erase the header from the array.",
-                                  "Clone the LUKS header of %s onto %s (same passphrases and key files, new UUID) and open it as %s.",
-                                  u->content->dm_name, dev, open_as)) < 0)
+        for (size_t i = 0; i < b->n_units; i++)
+                if (b->units[i].kind == UNIT_LUKS && (r = add_luks_clone(b, &b->units[i])) < 0)
                         return r;
-        }
 
         /* 5. Filesystems and swap. */
         json_object *tfs;
@@ -721,12 +745,13 @@ int pb_build_steps(struct builder *b, json_object *target) {
 
         for (size_t i = 0; i < b->n_units; i++) {
                 const struct unit *u = &b->units[i];
-                if (u->kind != UNIT_LUKS)
+                const struct blockdev *map = unit_crypt(u);
+                if (!map)
                         continue;
                 char src[64];
                 json_object *e = json_object_new_object(), *a = json_object_new_array();
-                add_str(e, "name", u->content->dm_name);
-                add_str(e, "crypt", u->content->dm_name);
+                add_str(e, "name", map->dm_name);
+                add_str(e, "crypt", map->dm_name);
                 add_str(e, "old_uuid", u->old->luks->uuid);
                 snprintf(src, sizeof src, "UUID=%s", u->luks_uuid);
                 add_str(e, "new_source", src);
@@ -737,7 +762,7 @@ int pb_build_steps(struct builder *b, json_object *target) {
                 est = est_new("The new root's crypttab opens the LUKS container on the array.");
                 est_check(est, "file-entries", TARGET_ROOT "/etc/crypttab", NULL);
                 if ((r = add_step(b, "write-crypttab", STEP_WRITE_CRYPTTAB, args, est, false, "Restore the saved crypttab.",
-                                  "Point crypttab entry %s in the new root at the LUKS container on the array.", u->content->dm_name)) < 0)
+                                  "Point crypttab entry %s in the new root at the LUKS container on the array.", map->dm_name)) < 0)
                         return r;
         }
 
@@ -1011,28 +1036,16 @@ json_object *pb_build_target(struct builder *b) {
                 add_u64(a, "data_offset", u->data_offset);
                 add_u64(a, "member_size", u->size);
                 add_u64(a, "size", u->array_size);
-                add_str(a, "content", u->kind == UNIT_SWAP ? "swap" : u->kind == UNIT_LUKS ? "luks" : u->kind == UNIT_PV ? "lvm-pv" : "filesystem");
+                add_str(a, "content", u->kind == UNIT_SWAP ? "swap" : unit_crypt(u) ? "luks" : u->kind == UNIT_PV ? "lvm-pv" : "filesystem");
                 json_object_object_add(a, "members", members_json(b, u));
                 json_object_array_add(arrays, a);
 
-                if (u->kind == UNIT_PV) {
-                        json_object *v = json_object_new_object();
-                        add_str(v, "name", u->vg->name);
-                        add_str(v, "uuid", u->vg->uuid);
-                        add_str(v, "pv_array", u->name);
-                        add_str(v, "pv_uuid", u->pv_uuid);
-                        add_str(v, "old_pv_device", pb_dev_id(f, u->old, idb, sizeof idb));
-                        add_str(v, "old_pv_uuid", u->pv->uuid);
-                        json_object_array_add(vgs, v);
-                        continue;
-                }
-
                 char mapdev[128];
-                if (u->kind == UNIT_LUKS) {
+                if (unit_crypt(u)) {
                         json_object *c = json_object_new_object();
                         char open_as[64];
-                        snprintf(open_as, sizeof open_as, "rootraid-%s", u->content->dm_name);
-                        add_str(c, "name", u->content->dm_name);
+                        clone_name(u, open_as);
+                        add_str(c, "name", unit_crypt(u)->dm_name);
                         add_str(c, "array", u->name);
                         add_str(c, "device", dev);
                         add_str(c, "uuid", u->luks_uuid);
@@ -1041,6 +1054,18 @@ json_object *pb_build_target(struct builder *b) {
                         add_str(c, "open_as", open_as);
                         json_object_array_add(crypts, c);
                         snprintf(mapdev, sizeof mapdev, "/dev/mapper/%s", open_as);
+                }
+
+                if (u->kind == UNIT_PV) {
+                        json_object *v = json_object_new_object();
+                        add_str(v, "name", u->vg->name);
+                        add_str(v, "uuid", u->vg->uuid);
+                        add_str(v, "pv_array", u->name);
+                        add_str(v, "pv_uuid", u->pv_uuid);
+                        add_str(v, "old_pv_device", pb_dev_id(f, u->crypt ? u->crypt : u->old, idb, sizeof idb));
+                        add_str(v, "old_pv_uuid", u->pv->uuid);
+                        json_object_array_add(vgs, v);
+                        continue;
                 }
 
                 json_object *fs = json_object_new_object();

@@ -32,6 +32,8 @@
 #define P_ABS_PATH  "^/"
 #define P_DEV       "^/dev/[^ ]+$"
 #define P_MD_DEV    "^/dev/md/[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$"
+/* A new PV: the array, or the clone of a LUKS container on it (LVM on LUKS). */
+#define P_NEW_PV    "^/dev/(md/[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}|mapper/rootraid-[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})$"
 #define P_FS_SOURCE "^(UUID|PARTUUID|LABEL)=[^ ]+$"
 /* Kernel names that change across boots are never written into a plan. */
 #define P_UNSTABLE  "^/dev/(sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme[0-9]+n[0-9]+(p[0-9]+)?|mmcblk[0-9]+(p[0-9]+)?)[0-9]*$"
@@ -680,7 +682,7 @@ static const struct format_table a_pv_create = {
         "args-pv-create", "pvcreate --uuid PV_UUID --norestorefile DEVICE.",
         (const struct format_field[]) {
                 STR("array", "Target array name.", .ref = REF_ARRAY),
-                STR("device", "/dev/md/NAME.", .pattern = P_MD_DEV),
+                STR("device", "The new PV: /dev/md/NAME, or the LUKS clone on it (/dev/mapper/rootraid-NAME).", .pattern = P_NEW_PV),
                 STR("pv_uuid", "PV UUID.", .pattern = P_LVM_UUID),
                 END,
         },
@@ -690,7 +692,7 @@ static const struct format_table a_vg_extend = {
         "args-vg-extend", "vgextend VG DEVICE.",
         (const struct format_field[]) {
                 STR("vg", "Target volume group name.", .ref = REF_VG),
-                STR("device", "The new PV.", .pattern = P_MD_DEV),
+                STR("device", "The new PV: the array, or the LUKS clone on it.", .pattern = P_NEW_PV),
                 END,
         },
 };
@@ -700,7 +702,7 @@ static const struct format_table a_pv_move = {
         (const struct format_field[]) {
                 STR("vg", "Target volume group name.", .ref = REF_VG),
                 DEV("from", "The old PV."),
-                STR("to", "The new PV.", .pattern = P_MD_DEV),
+                STR("to", "The new PV: the array, or the LUKS clone on it.", .pattern = P_NEW_PV),
                 END,
         },
 };

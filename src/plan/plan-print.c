@@ -103,7 +103,9 @@ int plan_print_summary(const struct plan *p, FILE *f) {
                 for (size_t k = 0; k < json_object_array_length(vgs); k++) {
                         json_object *v = json_object_array_get_idx(vgs, k);
                         if (streq_ptr(pj_str(v, "pv_array"), name)) {
-                                fprintf(f, "LVM physical volume of %s (replaces %s)", strna(pj_str(v, "name")), strna(pj_str(v, "old_pv_device")));
+                                /* after "LUKS (...) holding " when the PV is inside the container */
+                                fprintf(f, "%s physical volume of %s (replaces %s)", said ? "an LVM" : "LVM",
+                                        strna(pj_str(v, "name")), strna(pj_str(v, "old_pv_device")));
                                 said = true;
                         }
                 }

@@ -306,6 +306,48 @@ static void test_luks(void) {
         CHECK(root && streq_ptr(pj_str(root, "crypt"), "root_crypt") && !pj_get(root, "array"), "root inside LUKS");
 }
 
+/* Debian's encrypted LVM: the container of the PV is cloned onto the array
+ * and the PV inside it moved there (both strategies at once). */
+static void test_luks_lvm(void) {
+        _cleanup_facts_free_ struct facts *f = load_facts("luks-lvm");
+        _cleanup_plan_free_ struct plan *p = NULL;
+        _cleanup_free_ char *err = NULL;
+        const char *old_pv = "/dev/disk/by-id/dm-uuid-CRYPT-LUKS2-af00000000004000800000000000c0de-sda5_crypt";
+        const char *new_pv = "/dev/mapper/rootraid-sda5_crypt";
+
+        case_layout("luks-lvm", STRATEGY_LVM, 2);
+        CHECK(build(f, 0, false, &p, &err, "/dev/sdb", NULL) == 0, "%s", strna(err));
+        if (!p)
+                return;
+        const struct plan_step *lc = first_kind(p, STEP_LUKS_CLONE), *pc = first_kind(p, STEP_PV_CREATE),
+                               *ve = first_kind(p, STEP_VG_EXTEND), *mv = first_kind(p, STEP_PV_MOVE),
+                               *vr = first_kind(p, STEP_VG_REDUCE), *ct = first_kind(p, STEP_WRITE_CRYPTTAB),
+                               *ui = first_kind(p, STEP_UPDATE_INITRAMFS);
+        CHECK(lc && streq_ptr(pj_str(lc->args, "source_mapping"), "sda5_crypt") && streq_ptr(pj_str(lc->args, "device"), "/dev/md/pv") &&
+              streq_ptr(pj_str(lc->args, "open_as"), "rootraid-sda5_crypt"), "the container of the PV is cloned onto the PV's array");
+        CHECK(lc && !streq_ptr(pj_str(lc->args, "uuid"), "af000000-0000-4000-8000-00000000c0de"), "new LUKS UUID");
+        CHECK(lc && pc && lc < pc && pc < ve && ve < mv && mv < vr, "luks-clone, pvcreate, vgextend, pvmove, vgreduce in order");
+        CHECK(pc && streq_ptr(pj_str(pc->args, "device"), new_pv), "the new PV is the clone's mapping, not the array");
+        CHECK(ve && streq_ptr(pj_str(ve->args, "device"), new_pv), "vgextend with the clone's mapping");
+        CHECK(mv && streq_ptr(pj_str(mv->args, "from"), old_pv) && streq_ptr(pj_str(mv->args, "to"), new_pv),
+              "pvmove from the old container's mapping (by its dm-uuid link, gone with it) onto the clone's");
+        CHECK(vr && streq_ptr(pj_str(vr->args, "device"), old_pv), "vgreduce the old container's PV");
+        json_object *e = ct ? json_object_array_get_idx(pj_get(ct->args, "entries"), 0) : NULL;
+        char src[64];
+        snprintf(src, sizeof src, "UUID=%s", lc ? strna(pj_str(lc->args, "uuid")) : "");
+        CHECK(e && streq_ptr(pj_str(e, "name"), "sda5_crypt") && streq_ptr(pj_str(e, "old_uuid"), "af000000-0000-4000-8000-00000000c0de") &&
+              streq_ptr(pj_str(e, "new_source"), src), "crypttab entry sda5_crypt opens the clone");
+        CHECK(ct && ui && ct < ui, "crypttab written before the initramfs is made");
+        CHECK(count_kind(p, STEP_COPY_LIVE) == 1, "only /boot is copied");
+        json_object *arr = target_array(p, "pv");
+        CHECK(arr && streq_ptr(pj_str(arr, "content"), "luks"), "the PV's array holds LUKS");
+        CHECK(pj_u64(arr, "size") >= 18 * GIB, "the PV array holds the allocated extents and the header");
+        json_object *c = json_object_array_get_idx(pj_get(p->target, "crypts"), 0);
+        CHECK(c && streq_ptr(pj_str(c, "name"), "sda5_crypt") && streq_ptr(pj_str(c, "array"), "pv"), "one crypt, on the PV's array");
+        json_object *vg = json_object_array_get_idx(pj_get(p->target, "volume_groups"), 0);
+        CHECK(vg && streq_ptr(pj_str(vg, "old_pv_device"), old_pv) && streq_ptr(pj_str(vg, "pv_array"), "pv"), "the VG moves onto the array");
+}
+
 static void test_whole_disk(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("whole-disk");
         _cleanup_plan_free_ struct plan *p = NULL;
@@ -625,8 +667,17 @@ static void test_refusals_luks(void) {
         luks->initramfs = INITRAMFS_DRACUT;
         expect_refusal(luks, -EOPNOTSUPP, "initramfs is built by dracut", 0, false, "/dev/sdb", NULL);
 
-        /* Debian's encrypted LVM (root LV on a PV inside LUKS). */
-        expect_refusal(ll, -EOPNOTSUPP, "LVM on LUKS (sda5_crypt): not supported", 0, false, "/dev/sdb", NULL);
+        /* Encrypted LVM: its boot chain is cryptsetup-initramfs's too. */
+        ll->initramfs = INITRAMFS_DRACUT;
+        expect_refusal(ll, -EOPNOTSUPP, "initramfs is built by dracut", 0, false, "/dev/sdb", NULL);
+        ll->initramfs = INITRAMFS_TOOLS;
+
+        /* Encrypted LVM whose container is on the whole disk, not on a
+         * partition: the disk cannot then take a RAID partition. */
+        struct blockdev *crypt = facts_find_kname(ll, "dm-0");
+        free(crypt->slaves[0]);
+        crypt->slaves[0] = xstrdup("sda");
+        expect_refusal(ll, -EOPNOTSUPP, "LUKS container sda5_crypt, which is on sda, not on a partition", 0, false, "/dev/sdb", NULL);
 }
 
 static void test_wipe(void) {
@@ -913,6 +964,7 @@ int main(int argc, char *argv[]) {
                 { "uefi", test_uefi },
                 { "lvm", test_lvm },
                 { "luks", test_luks },
+                { "luks-lvm", test_luks_lvm },
                 { "whole-disk", test_whole_disk },
                 { "levels", test_levels },
                 { "hardware", test_hardware },
