@@ -793,6 +793,21 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Regenerate the new root's initramfs with %s and check it assembles the arrays.",
                           initramfs_generator_to_string(f->initramfs))) < 0)
                 return r;
+        /* LVM inside LUKS: after pv-move the old container is empty, so
+         * the fallback of the one-time boot (the running /boot) needs
+         * images that open the clone on the arrays too. */
+        if (b->lvm_on_luks) {
+                args = json_object_new_object();
+                add_str(args, "generator", initramfs_generator_to_string(f->initramfs));
+                json_object_object_add(args, "arrays", json_object_get(array_uuids));
+                est = est_new("Every initramfs in the running /boot is kept as it was and boots the root on the arrays.");
+                est_check(est, "fallback-initramfs", "/boot", NULL);
+                if ((r = add_step(b, "fallback-initramfs", STEP_FALLBACK_INITRAMFS, args, est, false,
+                                  "Put the kept original images back.",
+                                  "Keep the running system's initramfs images and regenerate them, so that the fallback boot "
+                                  "(if the first boot from the arrays fails) opens the LUKS clone on the arrays too.")) < 0)
+                        return r;
+        }
         if (any_integrity(b) &&
             (r = add_integrity_boot(b, ids, TARGET_ROOT, "initramfs", "Every initramfs of the new root opens the integrity volumes.",
                                     "Check that every initramfs of the new root holds integritysetup, dm-integrity and the list of volumes.")) < 0)

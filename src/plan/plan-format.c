@@ -63,7 +63,7 @@ static const char *const v_check[] = {
         "filesystem", "swap", "luks", "mounted", "tree-copied", "hooks-ran",
         "file-entries", "initramfs-has-arrays", "bootloader", "boot-entry",
         "booted-from", "pv", "vg-has-pv", "vg-lacks-pv", "rebooted", "verified",
-        "integrity", "integrity-boot", NULL,
+        "integrity", "integrity-boot", "fallback-initramfs", NULL,
 };
 static const char *const v_integrity_alg[] = { "crc32c", NULL };
 static const char *const v_integrity_boot[] = { "files", "initramfs", "integritytab", NULL };
@@ -323,7 +323,7 @@ static const struct format_table t_target = {
 /* ---- steps ---- */
 
 static const struct format_table t_check = {
-        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified. integrity: device TARGET carries a dm-integrity superblock and is open as mapping VALUE. integrity-boot: the boot chain part TARGET (files, initramfs, integritytab) opens the volumes.",
+        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified. integrity: device TARGET carries a dm-integrity superblock and is open as mapping VALUE. integrity-boot: the boot chain part TARGET (files, initramfs, integritytab) opens the volumes. fallback-initramfs: every initramfs in TARGET (the running system's /boot) is kept as it was and regenerated to boot the root on the arrays.",
         (const struct format_field[]) {
                 STR("check", "What is checked.", .values = v_check),
                 STR("target", "What it is checked on (device, path, array, phase)."),
@@ -763,6 +763,15 @@ static const struct format_table a_integrity_boot = {
         },
 };
 
+static const struct format_table a_fallback_initramfs = {
+        "args-fallback-initramfs", "Keep every initramfs in the running system's /boot as IMAGE.rootraid-orig, regenerate them (update-initramfs -u -k all) and verify them as update-initramfs does; undo renames the originals back.",
+        (const struct format_field[]) {
+                STR("generator", "Generator.", .values = v_generator),
+                ARRS("arrays", "UUIDs of the arrays the initramfs must assemble.", .min_items = 1),
+                END,
+        },
+};
+
 static const struct format_table *const args_tables[_STEP_KIND_MAX] = {
         [STEP_PARTITION_DISK] = &a_partition_disk,
         [STEP_WIPE_SIGNATURES] = &a_wipe_signatures,
@@ -791,6 +800,7 @@ static const struct format_table *const args_tables[_STEP_KIND_MAX] = {
         [STEP_LUKS_CLONE] = &a_luks_clone,
         [STEP_INTEGRITY_FORMAT] = &a_integrity_format,
         [STEP_INTEGRITY_BOOT] = &a_integrity_boot,
+        [STEP_FALLBACK_INITRAMFS] = &a_fallback_initramfs,
 };
 
 const struct format_table *format_args_table(int kind) {

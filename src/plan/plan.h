@@ -55,6 +55,7 @@ enum step_kind {
         STEP_LUKS_CLONE,         /* luks strategy: clone header, open with volume key */
         STEP_INTEGRITY_FORMAT,   /* --integrity: dm-integrity superblock on a member, opened */
         STEP_INTEGRITY_BOOT,     /* --integrity: the boot chain opens the members */
+        STEP_FALLBACK_INITRAMFS, /* LVM in LUKS: the running /boot's images boot the moved root */
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 };

@@ -71,7 +71,7 @@ int read_one_line_file(const char *path, char **ret_line) {
         return 0;
 }
 
-static int fsync_directory_of(const char *path) {
+int fsync_directory_of(const char *path) {
         _cleanup_free_ char *copy = strdup(path);
         _cleanup_close_ int fd = -EBADF;
 

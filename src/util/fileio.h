@@ -19,6 +19,10 @@ int read_one_line_file(const char *path, char **ret_line);
  * new content survives a power cut; before, the old content is intact. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* fsync()s the directory that holds path, so that a rename into it
+ * survives a power cut. */
+int fsync_directory_of(const char *path);
+
 /* mkdir -p, every missing component with the given mode. */
 int mkdir_p(const char *path, mode_t mode);
 

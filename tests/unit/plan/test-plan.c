@@ -266,6 +266,7 @@ static void test_lvm(void) {
         CHECK(first_kind(p, STEP_PV_CREATE) < first_kind(p, STEP_VG_EXTEND) && first_kind(p, STEP_VG_EXTEND) < mv &&
               mv < first_kind(p, STEP_VG_REDUCE), "pvcreate, vgextend, pvmove, vgreduce in order");
         CHECK(count_kind(p, STEP_COPY_LIVE) == 1, "only /boot is copied");
+        CHECK(!first_kind(p, STEP_FALLBACK_INITRAMFS) && !first_kind(p, STEP_LUKS_CLONE), "plain LVM: no LUKS steps");
         json_object *vg = json_object_array_get_idx(pj_get(p->target, "volume_groups"), 0);
         CHECK(vg && streq_ptr(pj_str(vg, "old_pv_uuid"), "A4pv00-0000-0000-0000-0000-0000-000001"), "old PV named");
         CHECK(pj_u64(target_array(p, "pv"), "size") >= 17 * GIB, "the PV array holds the allocated extents");
@@ -338,6 +339,9 @@ static void test_luks_lvm(void) {
         CHECK(e && streq_ptr(pj_str(e, "name"), "sda5_crypt") && streq_ptr(pj_str(e, "old_uuid"), "af000000-0000-4000-8000-00000000c0de") &&
               streq_ptr(pj_str(e, "new_source"), src), "crypttab entry sda5_crypt opens the clone");
         CHECK(ct && ui && ct < ui, "crypttab written before the initramfs is made");
+        const struct plan_step *fb = first_kind(p, STEP_FALLBACK_INITRAMFS);
+        CHECK(fb && ui < fb && fb < first_kind(p, STEP_BOOT_ONCE) && fb->reversible && !fb->writes_old_disk,
+              "the fallback's images are regenerated before the one-time boot, reversibly");
         CHECK(count_kind(p, STEP_COPY_LIVE) == 1, "only /boot is copied");
         json_object *arr = target_array(p, "pv");
         CHECK(arr && streq_ptr(pj_str(arr, "content"), "luks"), "the PV's array holds LUKS");

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* fallback-initramfs (LVM inside LUKS): the running system's own initramfs
+ * images, the ones the fallback boot uses, are made able to boot the root
+ * where it now lives.
+ *
+ * Why.  With the root's volume group inside LUKS, pv-move takes every
+ * extent into the clone on the array before the reboot, and vg-reduce
+ * empties the old container.  If the one-time boot from the arrays fails,
+ * GRUB falls back to the old /boot, whose initramfs opens the old
+ * container (the UUID baked into its crypttab) and finds no volume group:
+ * the fallback would not boot either.  So, once crypttab and mdadm.conf
+ * name the clone and the arrays (the new root is the running one: the
+ * lvm strategy keeps the root filesystem), the images in the running
+ * /boot are regenerated the same way as the new root's, and checked the
+ * same way: mdadm and every ARRAY line, lvm, the crypttab entry with the
+ * clone's UUID and its key file.
+ *
+ * Each image is first kept, byte for byte, as IMAGE.rootraid-orig beside
+ * it (same filesystem: the undo is a rename), so a rollback gives the old
+ * system the very images it booted with.
+ *   check: every image has its kept original and passes the inspection
+ *          (after the switch: behind us).
+ *   apply: keeps the originals not kept yet, runs the generator (with the
+ *          crypttab overlay of luks.h), inspects.
+ *   undo:  renames each kept original back over its image. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "steps/kinds.h"
+#include "steps/luks.h"
+#include "steps/lvm.h"
+#include "steps/md.h"
+#include "steps/target.h"
+#include "util/fileio.h"
+#include "util/run.h"
+#include "util/strutil.h"
+
+#define KEPT_SUFFIX ".rootraid-orig"
+
+struct args {
+        const char *generator;
+        json_object *arrays;
+};
+
+static int parse(struct step_context *ctx, const struct plan_step *step, struct args *a) {
+        int r;
+        *a = (struct args) {};
+        if ((r = step_arg_string(ctx, step, "generator", &a->generator)) < 0 ||
+            (r = step_arg_array(ctx, step, "arrays", &a->arrays)) < 0)
+                return r;
+        if (!streq(a->generator, "initramfs-tools"))
+                return step_error(ctx, EOPNOTSUPP, "fallback-initramfs supports initramfs-tools only, not '%s'.", a->generator);
+        return 0;
+}
+
+/* Calls fn(image, kept, userdata) for /boot/initrd.img-KVER of every
+ * kernel in /lib/modules that has one; stops at the first fn() < 0. */
+static int for_each_image(int (*fn)(const char *image, const char *kept, void *userdata), void *userdata) {
+        _cleanup_(steps_closedirp) DIR *d = opendir("/lib/modules");
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *image = NULL, *kept = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&image, "/boot/initrd.img-%s", de->d_name) < 0 ||
+                    asprintf(&kept, "%s" KEPT_SUFFIX, image) < 0)
+                        return -ENOMEM;
+                if (access(image, F_OK) < 0 && access(kept, F_OK) < 0)
+                        continue; /* a kernel without an image: nothing boots it */
+                int r = fn(image, kept, userdata);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        return n > 0 ? 0 : -ENOENT;
+}
+
+static int is_kept(const char *image, const char *kept, void *userdata) {
+        bool *all = userdata;
+        (void) image;
+        if (access(kept, F_OK) < 0)
+                *all = false;
+        return 0;
+}
+
+/* Copies image to kept through kept.tmp, synced, renamed. */
+static int keep(const char *image, const char *kept, void *userdata) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        struct stat st;
+        (void) userdata;
+
+        if (access(kept, F_OK) == 0)
+                return 0; /* kept by an earlier run: that is the original */
+        if (asprintf(&tmp, "%s.tmp", kept) < 0)
+                return -ENOMEM;
+        in = open(image, O_RDONLY | O_CLOEXEC);
+        if (in < 0 || fstat(in, &st) < 0)
+                return -errno;
+        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+        if (out < 0)
+                return -errno;
+        for (off_t left = st.st_size; left > 0;) {
+                ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
+                if (k < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
+                        char buf[1 << 16];
+                        k = read(in, buf, sizeof buf);
+                        if (k > 0 && write(out, buf, (size_t) k) != k)
+                                k = -1;
+                }
+                if (k <= 0) {
+                        int r = k < 0 ? -errno : -EIO;
+                        (void) unlink(tmp);
+                        return r;
+                }
+                left -= k;
+        }
+        if (fsync(out) < 0 || rename(tmp, kept) < 0) {
+                int r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        return fsync_directory_of(kept);
+}
+
+static int put_back(const char *image, const char *kept, void *userdata) {
+        (void) userdata;
+        if (access(kept, F_OK) < 0)
+                return 0; /* never kept: the image was not regenerated either */
+        if (rename(kept, image) < 0)
+                return -errno;
+        return fsync_directory_of(image);
+}
+
+/* >0 when the running system's images can boot the root where it is now. */
+static int inspect(struct step_context *ctx, const struct args *a, char **ret_problem) {
+        int r = target_initramfs_check("/", a->generator, NULL, a->arrays, ret_problem);
+        if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
+                r = lvm_initramfs_check("/", a->generator, NULL, ret_problem);
+        if (r > 0)
+                r = luks_initramfs_check(ctx->plan, "/", NULL, ret_problem);
+        return r;
+}
+
+static int fallback_initramfs_check(struct step_context *ctx, const struct plan_step *step) {
+        _cleanup_free_ char *problem = NULL;
+        struct args a;
+        bool all = true;
+        int r = parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (target_presumed_done(ctx, step))
+                return 1;
+        r = for_each_image(is_kept, &all);
+        if (r < 0 || !all)
+                return 0;
+        r = inspect(ctx, &a, &problem);
+        if (r < 0)
+                return step_log(ctx, LOG_LEVEL_DEBUG, r, "Cannot inspect the initramfs in /boot: %m"), 0;
+        if (r == 0)
+                step_log(ctx, LOG_LEVEL_DEBUG, 0, "Not done yet: %s.", problem);
+        return r;
+}
+
+static int fallback_initramfs_apply(struct step_context *ctx, const struct plan_step *step) {
+        _cleanup_free_ char *problem = NULL, *overlay_error = NULL;
+        const char *argv[] = { "update-initramfs", "-u", "-k", "all", NULL };
+        struct args a;
+        int r, o;
+
+        r = parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (ctx->dry_run) {
+                printf("would keep each /boot/initrd.img-* as /boot/initrd.img-*" KEPT_SUFFIX "\n");
+                (void) target_run("/", argv, NULL);
+                printf("would check that every initramfs in /boot assembles the arrays and opens the LUKS clone\n");
+                return 0;
+        }
+        r = for_each_image(keep, NULL);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot keep a copy of the initramfs images in /boot: %m");
+
+        o = luks_initramfs_overlay(ctx->plan, "/", &overlay_error);
+        if (o < 0)
+                return step_error(ctx, o, "%s", overlay_error ?: "Cannot prepare crypttab for the initramfs.");
+        r = target_run("/", argv, NULL);
+        if (o > 0)
+                luks_initramfs_overlay_end("/");
+        if (r < 0)
+                return step_error(ctx, r, "Regenerating the initramfs in /boot failed (see the log); the originals are kept "
+                                  "as /boot/initrd.img-*" KEPT_SUFFIX ".");
+
+        r = inspect(ctx, &a, &problem);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot inspect the initramfs in /boot: %m");
+        if (r == 0)
+                return step_error(ctx, EPROTO, "The regenerated initramfs in /boot cannot boot the root on the arrays: %s.", problem);
+        step_log(ctx, LOG_LEVEL_INFO, 0,
+                 "The initramfs in /boot (the fallback boot's) now assembles the arrays and opens the LUKS clone; "
+                 "the originals are kept as /boot/initrd.img-*" KEPT_SUFFIX ".");
+        return 0;
+}
+
+static int fallback_initramfs_undo(struct step_context *ctx, const struct plan_step *step) {
+        struct args a;
+        int r = parse(ctx, step, &a);
+        if (r < 0)
+                return r;
+        if (ctx->dry_run) {
+                printf("would rename each /boot/initrd.img-*" KEPT_SUFFIX " back to /boot/initrd.img-*\n");
+                return 0;
+        }
+        r = for_each_image(put_back, NULL);
+        if (r < 0 && r != -ENOENT)
+                return step_error(ctx, r, "Cannot put the original initramfs images in /boot back: %m");
+        return 0;
+}
+
+const struct step_ops step_fallback_initramfs = {
+        .kind = STEP_FALLBACK_INITRAMFS,
+        .check = fallback_initramfs_check,
+        .apply = fallback_initramfs_apply,
+        .undo = fallback_initramfs_undo,
+};
