@@ -530,6 +530,19 @@ int pb_build_steps(struct builder *b, json_object *target) {
                         char open_as[64];
                         if ((r = add_luks_clone(b, u)) < 0)
                                 return r;
+                        /* From here a boot from the old disk must open the
+                         * clone too: the volume group is about to span both
+                         * containers, then to leave the old one. */
+                        args = json_object_new_object();
+                        add_str(args, "generator", initramfs_generator_to_string(f->initramfs));
+                        est = est_new("Every initramfs in the running /boot is kept as it was and opens the LUKS clone too.");
+                        est_check(est, "fallback-initramfs", "/boot", NULL);
+                        if ((r = add_step(b, "fallback-initramfs", STEP_FALLBACK_INITRAMFS, args, est, false,
+                                          "Put the kept original images back.",
+                                          "Keep the running system's initramfs images and regenerate them so that they open the "
+                                          "LUKS clone on the array as well: a boot from the old disk (after a power cut during "
+                                          "the pvmove, or the fallback of a failed first boot) then finds the volume group.")) < 0)
+                                return r;
                         clone_name(u, open_as);
                         snprintf(dev, sizeof dev, "/dev/mapper/%s", open_as);
                 } else
@@ -793,21 +806,6 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Regenerate the new root's initramfs with %s and check it assembles the arrays.",
                           initramfs_generator_to_string(f->initramfs))) < 0)
                 return r;
-        /* LVM inside LUKS: after pv-move the old container is empty, so
-         * the fallback of the one-time boot (the running /boot) needs
-         * images that open the clone on the arrays too. */
-        if (b->lvm_on_luks) {
-                args = json_object_new_object();
-                add_str(args, "generator", initramfs_generator_to_string(f->initramfs));
-                json_object_object_add(args, "arrays", json_object_get(array_uuids));
-                est = est_new("Every initramfs in the running /boot is kept as it was and boots the root on the arrays.");
-                est_check(est, "fallback-initramfs", "/boot", NULL);
-                if ((r = add_step(b, "fallback-initramfs", STEP_FALLBACK_INITRAMFS, args, est, false,
-                                  "Put the kept original images back.",
-                                  "Keep the running system's initramfs images and regenerate them, so that the fallback boot "
-                                  "(if the first boot from the arrays fails) opens the LUKS clone on the arrays too.")) < 0)
-                        return r;
-        }
         if (any_integrity(b) &&
             (r = add_integrity_boot(b, ids, TARGET_ROOT, "initramfs", "Every initramfs of the new root opens the integrity volumes.",
                                     "Check that every initramfs of the new root holds integritysetup, dm-integrity and the list of volumes.")) < 0)

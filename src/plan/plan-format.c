@@ -323,7 +323,7 @@ static const struct format_table t_target = {
 /* ---- steps ---- */
 
 static const struct format_table t_check = {
-        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified. integrity: device TARGET carries a dm-integrity superblock and is open as mapping VALUE. integrity-boot: the boot chain part TARGET (files, initramfs, integritytab) opens the volumes. fallback-initramfs: every initramfs in TARGET (the running system's /boot) is kept as it was and regenerated to boot the root on the arrays.",
+        "check", "One condition that holds once the step is done; re-checked on resume. partition-table: disk TARGET has the planned table with disk id VALUE. no-signatures: nothing on disk TARGET. array: array TARGET exists with UUID VALUE. array-member: partition VALUE is a member of TARGET. array-in-sync: TARGET is complete and idle. filesystem / swap / luks: device TARGET holds it with UUID VALUE. mounted: the target tree is mounted at TARGET. tree-copied: TARGET holds the tree of VALUE. hooks-ran: phase TARGET ran. file-entries: file TARGET holds the planned entries. initramfs-has-arrays: every initramfs in TARGET holds mdadm and the arrays. bootloader: disk TARGET carries boot loader VALUE. boot-entry: one-time entry TARGET is set. rebooted: the boot id changed since the step started. booted-from: / is the filesystem with UUID VALUE. pv: device TARGET is a PV with UUID VALUE. vg-has-pv / vg-lacks-pv: VG TARGET has / lacks PV VALUE. verified: the end state verified. integrity: device TARGET carries a dm-integrity superblock and is open as mapping VALUE. integrity-boot: the boot chain part TARGET (files, initramfs, integritytab) opens the volumes. fallback-initramfs: every initramfs in TARGET (the running system's /boot) is kept as it was and regenerated to open the LUKS clones too.",
         (const struct format_field[]) {
                 STR("check", "What is checked.", .values = v_check),
                 STR("target", "What it is checked on (device, path, array, phase)."),
@@ -764,10 +764,9 @@ static const struct format_table a_integrity_boot = {
 };
 
 static const struct format_table a_fallback_initramfs = {
-        "args-fallback-initramfs", "Keep every initramfs in the running system's /boot as IMAGE.rootraid-orig, regenerate them (update-initramfs -u -k all) and verify them as update-initramfs does; undo renames the originals back.",
+        "args-fallback-initramfs", "LVM inside LUKS: keep every initramfs in the running system's /boot as IMAGE.rootraid-orig, regenerate them (update-initramfs -u -k all) with a crypttab that also opens each LUKS clone under its open_as name, and check them for mdadm, lvm and that entry; undo renames the originals back.",
         (const struct format_field[]) {
                 STR("generator", "Generator.", .values = v_generator),
-                ARRS("arrays", "UUIDs of the arrays the initramfs must assemble.", .min_items = 1),
                 END,
         },
 };

@@ -1,27 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fallback-initramfs (LVM inside LUKS): the running system's own initramfs
- * images, the ones the fallback boot uses, are made able to boot the root
- * where it now lives.
+ * images, the ones a boot from the old disk uses, are made able to find the
+ * root's volume group while it moves into the clone and after.
  *
- * Why.  With the root's volume group inside LUKS, pv-move takes every
- * extent into the clone on the array before the reboot, and vg-reduce
- * empties the old container.  If the one-time boot from the arrays fails,
- * GRUB falls back to the old /boot, whose initramfs opens the old
- * container (the UUID baked into its crypttab) and finds no volume group:
- * the fallback would not boot either.  So, once crypttab and mdadm.conf
- * name the clone and the arrays (the new root is the running one: the
- * lvm strategy keeps the root filesystem), the images in the running
- * /boot are regenerated the same way as the new root's, and checked the
- * same way: mdadm and every ARRAY line, lvm, the crypttab entry with the
- * clone's UUID and its key file.
+ * Why.  With the volume group inside LUKS, pv-move takes the extents from
+ * the old container into the clone on the array, live, before the reboot.
+ * The running /boot's images open only the old container (its UUID is
+ * baked into their crypttab): after a power cut during the pvmove the
+ * volume group would miss a PV, and after it (vg-reduce empties the old
+ * container) the fallback of a failed one-time boot would find no volume
+ * group at all; neither would boot.  So, right after luks-clone and
+ * before the clone becomes a PV, the images are regenerated with the
+ * crypttab overlay of luks.h in its "clones" form: the original entry,
+ * plus one that opens the clone under its temporary name (open_as) by the
+ * plan's UUID with the same key file.  Every boot from the old disk from
+ * then on opens both containers, and lvm2 finds the volume group whole
+ * wherever its extents are; mdadm in the image assembles the arrays even
+ * though its mdadm.conf does not list them yet (as the lvm strategy's
+ * power cut test showed), and under the names the plan's steps expect.
+ * The images are checked for mdadm, lvm, and the clone's entry with its
+ * key file.
  *
  * Each image is first kept, byte for byte, as IMAGE.rootraid-orig beside
  * it (same filesystem: the undo is a rename), so a rollback gives the old
  * system the very images it booted with.
  *   check: every image has its kept original and passes the inspection
  *          (after the switch: behind us).
- *   apply: keeps the originals not kept yet, runs the generator (with the
- *          crypttab overlay of luks.h), inspects.
+ *   apply: keeps the originals not kept yet, runs update-initramfs with
+ *          the overlay, inspects.
  *   undo:  renames each kept original back over its image. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -42,14 +48,12 @@
 
 struct args {
         const char *generator;
-        json_object *arrays;
 };
 
 static int parse(struct step_context *ctx, const struct plan_step *step, struct args *a) {
         int r;
         *a = (struct args) {};
-        if ((r = step_arg_string(ctx, step, "generator", &a->generator)) < 0 ||
-            (r = step_arg_array(ctx, step, "arrays", &a->arrays)) < 0)
+        if ((r = step_arg_string(ctx, step, "generator", &a->generator)) < 0)
                 return r;
         if (!streq(a->generator, "initramfs-tools"))
                 return step_error(ctx, EOPNOTSUPP, "fallback-initramfs supports initramfs-tools only, not '%s'.", a->generator);
@@ -139,13 +143,14 @@ static int put_back(const char *image, const char *kept, void *userdata) {
         return fsync_directory_of(image);
 }
 
-/* >0 when the running system's images can boot the root where it is now. */
+/* >0 when the running system's images hold mdadm, lvm and the clone's
+ * crypttab entry with its key file. */
 static int inspect(struct step_context *ctx, const struct args *a, char **ret_problem) {
-        int r = target_initramfs_check("/", a->generator, NULL, a->arrays, ret_problem);
+        int r = target_initramfs_check("/", a->generator, NULL, NULL, ret_problem);
         if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
                 r = lvm_initramfs_check("/", a->generator, NULL, ret_problem);
         if (r > 0)
-                r = luks_initramfs_check(ctx->plan, "/", NULL, ret_problem);
+                r = luks_initramfs_check(ctx->plan, "/", NULL, true, ret_problem);
         return r;
 }
 
@@ -181,14 +186,14 @@ static int fallback_initramfs_apply(struct step_context *ctx, const struct plan_
         if (ctx->dry_run) {
                 printf("would keep each /boot/initrd.img-* as /boot/initrd.img-*" KEPT_SUFFIX "\n");
                 (void) target_run("/", argv, NULL);
-                printf("would check that every initramfs in /boot assembles the arrays and opens the LUKS clone\n");
+                printf("would check that every initramfs in /boot holds mdadm, lvm and the LUKS clone's crypttab entry\n");
                 return 0;
         }
         r = for_each_image(keep, NULL);
         if (r < 0)
                 return step_error(ctx, r, "Cannot keep a copy of the initramfs images in /boot: %m");
 
-        o = luks_initramfs_overlay(ctx->plan, "/", &overlay_error);
+        o = luks_initramfs_overlay(ctx->plan, "/", true, &overlay_error);
         if (o < 0)
                 return step_error(ctx, o, "%s", overlay_error ?: "Cannot prepare crypttab for the initramfs.");
         r = target_run("/", argv, NULL);
@@ -202,9 +207,10 @@ static int fallback_initramfs_apply(struct step_context *ctx, const struct plan_
         if (r < 0)
                 return step_error(ctx, r, "Cannot inspect the initramfs in /boot: %m");
         if (r == 0)
-                return step_error(ctx, EPROTO, "The regenerated initramfs in /boot cannot boot the root on the arrays: %s.", problem);
+                return step_error(ctx, EPROTO, "The regenerated initramfs in /boot cannot open the LUKS clone on the array: %s.",
+                                  problem);
         step_log(ctx, LOG_LEVEL_INFO, 0,
-                 "The initramfs in /boot (the fallback boot's) now assembles the arrays and opens the LUKS clone; "
+                 "The initramfs in /boot now opens the LUKS clone on the array too; "
                  "the originals are kept as /boot/initrd.img-*" KEPT_SUFFIX ".");
         return 0;
 }

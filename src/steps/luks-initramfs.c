@@ -32,13 +32,33 @@ static const char *crypt_field(json_object *crypt, const char *key) {
         return json_object_object_get_ex(crypt, key, &v) ? json_object_get_string(v) : NULL;
 }
 
-static bool is_planned_crypt(json_object *crypts, const char *name, size_t len) {
+/* The plan's crypt whose crypttab name is name[0..len), or NULL. */
+static json_object *planned_crypt(json_object *crypts, const char *name, size_t len) {
         for (size_t i = 0; i < json_object_array_length(crypts); i++) {
-                const char *n = crypt_field(json_object_array_get_idx(crypts, i), "name");
+                json_object *c = json_object_array_get_idx(crypts, i);
+                const char *n = crypt_field(c, "name");
                 if (n && strlen(n) == len && memcmp(n, name, len) == 0)
-                        return true;
+                        return c;
         }
-        return false;
+        return NULL;
+}
+
+/* The crypttab line that opens the clone of crypt c as its open_as name,
+ * with the key file and options of the original line s..eol (fields >= 2). */
+static void write_clone_line(FILE *f, json_object *c, const char *s, const char *eol) {
+        char field[4][512] = {};
+        unsigned n = 0;
+
+        for (const char *q = s; q < eol && n < ELEMENTSOF(field);) {
+                size_t len = strcspn(q, " \t\n");
+                if (len > (size_t) (eol - q))
+                        len = (size_t) (eol - q);
+                snprintf(field[n++], sizeof field[0], "%.*s", (int) len, q);
+                q += len;
+                q += strspn(q, " \t");
+        }
+        fprintf(f, "\n%s UUID=%s %s %s%sinitramfs", strna(crypt_field(c, "open_as")), strna(crypt_field(c, "uuid")),
+                n >= 3 ? field[2] : "none", n >= 4 ? field[3] : "", n >= 4 ? "," : "");
 }
 
 static char *root_path(const char *root, const char *path) {
@@ -56,7 +76,7 @@ void luks_initramfs_overlay_end(const char *root) {
         (void) unlink(OVERLAY); /* absent when no overlay was made */
 }
 
-int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_error) {
+int luks_initramfs_overlay(const struct plan *p, const char *root, bool clones, char **ret_error) {
         _cleanup_free_ char *tab = NULL, *text = NULL, *out = NULL;
         json_object *crypts = plan_crypts(p);
         size_t size = 0, out_size = 0;
@@ -95,10 +115,13 @@ int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_er
                 while (e > l && (e[-1] == ' ' || e[-1] == '\t'))
                         e--;
                 fwrite(l, 1, (size_t) (e - l), f);
-                if (s < eol && *s != '#' && fields >= 2 && is_planned_crypt(crypts, s, name_len))
+                json_object *c = s < eol && *s != '#' && fields >= 2 ? planned_crypt(crypts, s, name_len) : NULL;
+                if (c) {
                         /* name source [key [options]] */
                         fputs(fields == 2 ? " none initramfs" : fields == 3 ? " initramfs" : ",initramfs", f);
-                else
+                        if (clones)
+                                write_clone_line(f, c, s, e);
+                } else
                         fwrite(e, 1, (size_t) (eol - e), f);
                 if (nl)
                         fputc('\n', f);
@@ -120,7 +143,7 @@ int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_er
 }
 
 /* One unpacked image (dir): >0 good, 0 with *ret_problem. */
-static int check_unpacked(json_object *crypts, const char *dir, const char *image, char **ret_problem) {
+static int check_unpacked(json_object *crypts, bool clones, const char *dir, const char *image, char **ret_problem) {
         _cleanup_free_ char *base = NULL, *tab = NULL, *text = NULL;
         int r;
 
@@ -143,7 +166,7 @@ static int check_unpacked(json_object *crypts, const char *dir, const char *imag
 
         for (size_t i = 0; i < json_object_array_length(crypts); i++) {
                 json_object *c = json_object_array_get_idx(crypts, i);
-                const char *name = crypt_field(c, "name"), *uuid = crypt_field(c, "uuid");
+                const char *name = crypt_field(c, clones ? "open_as" : "name"), *uuid = crypt_field(c, "uuid");
                 _cleanup_free_ char *lines = strdup(text);
                 bool found = false;
                 if (!lines)
@@ -186,7 +209,7 @@ static int check_unpacked(json_object *crypts, const char *dir, const char *imag
         return 1;
 }
 
-int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, char **ret_problem) {
+int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, bool clones, char **ret_problem) {
         _cleanup_free_ char *moddir = NULL;
         _cleanup_(steps_closedirp) DIR *d = NULL;
         json_object *crypts = plan_crypts(p);
@@ -217,7 +240,7 @@ int luks_initramfs_check(const struct plan *p, const char *root, const char *ker
                 const char *un[] = { "unmkinitramfs", img, tmp, NULL };
                 r = run_argv_checked(un, 0, NULL);
                 if (r >= 0)
-                        r = check_unpacked(crypts, tmp, img, ret_problem);
+                        r = check_unpacked(crypts, clones, tmp, img, ret_problem);
                 (void) target_rm_rf(tmp); /* a leftover in /var/tmp is only wasted space */
                 if (r <= 0)
                         return r;

@@ -8,6 +8,7 @@
  * failures come back as a negative errno and, where given, a sentence in
  * *ret_error (caller frees). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,19 +62,25 @@ int luks_crypttab_keyfile(const char *path, const char *name, char **ret_keyfile
  * option "initramfs" (include this entry whatever is mounted), for the
  * generator run only: the file on disk is not changed, and a later
  * regeneration on the migrated system finds the entry by its own name.
+ * With clones, each such entry is followed by one that opens the clone as
+ * well, under its open_as name, by the plan's UUID, with the same key file
+ * and options: fallback-initramfs makes the running system's images open
+ * both containers (the volume group spans them while pvmove runs).
  * Returns 1 when the overlay is in place, 0 when nothing needed it (no
  * crypts in the plan, no crypttab), or a negative errno with *ret_error.
  * luks_initramfs_overlay_end() removes it (also one left by a crash). */
 struct plan;
-int luks_initramfs_overlay(const struct plan *p, const char *root, char **ret_error);
+int luks_initramfs_overlay(const struct plan *p, const char *root, bool clones, char **ret_error);
 void luks_initramfs_overlay_end(const char *root);
 
 /* Checks every initramfs-tools image of root (or the one of
  * kernel_release) for the plan's crypts: cryptroot/crypttab has each
  * entry with the clone's UUID, and the key file the entry names is inside
  * the image (an unattended boot needs it).  >0 all good (also when the plan
- * has no crypts), 0 with *ret_problem, <0 error. */
-int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, char **ret_problem);
+ * has no crypts), 0 with *ret_problem, <0 error.  With clones, the entries
+ * looked for are the ones of the overlay's clone lines (open_as names). */
+int luks_initramfs_check(const struct plan *p, const char *root, const char *kernel_release, bool clones,
+                         char **ret_problem);
 
 /* The node of the mapping of the plan's LUKS clone that device
  * ("/dev/mapper/<open_as>") names, when that node is missing: after the

@@ -48,7 +48,7 @@ static int update_initramfs_check(struct step_context *ctx, const struct plan_st
         if (r > 0 && lvm_plan_uses_lvm(ctx->plan))
                 r = lvm_initramfs_check(a.root, a.generator, a.kernel_release, &problem);
         if (r > 0 && streq(a.generator, "initramfs-tools"))
-                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, &problem);
+                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, false, &problem);
         if (r < 0)
                 /* e.g. no new root mounted yet (a dry run): not done */
                 return step_log(ctx, LOG_LEVEL_DEBUG, r, "Cannot inspect the initramfs in %s: %m", a.root), 0;
@@ -77,7 +77,7 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
                 _cleanup_free_ char *overlay_error = NULL;
                 /* luks strategy: the clone is open under a temporary name
                  * that crypttab does not know (see luks.h). */
-                int o = ctx->dry_run ? 0 : luks_initramfs_overlay(ctx->plan, a.root, &overlay_error);
+                int o = ctx->dry_run ? 0 : luks_initramfs_overlay(ctx->plan, a.root, false, &overlay_error);
                 if (o < 0) {
                         target_chroot_teardown(a.root);
                         return step_error(ctx, o, "%s", overlay_error ?: "Cannot prepare crypttab for the initramfs.");
@@ -111,7 +111,7 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
                                   "/etc/mdadm/mdadm.conf lists them.",
                                   problem);
         if (streq(a.generator, "initramfs-tools")) {
-                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, &problem);
+                r = luks_initramfs_check(ctx->plan, a.root, a.kernel_release, false, &problem);
                 if (r < 0)
                         return step_error(ctx, r, "Cannot inspect the new initramfs in %s/boot: %m", a.root);
                 if (r == 0)

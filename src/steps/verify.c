@@ -167,7 +167,7 @@ int verify_run(struct step_context *ctx, const struct plan_step *step, char ***r
                 /* luks strategy: the images must unlock the container on
                  * the array unattended (see luks.h). */
                 _cleanup_free_ char *luks = NULL;
-                r = luks_initramfs_check(ctx->plan, "/", NULL, &luks);
+                r = luks_initramfs_check(ctx->plan, "/", NULL, false, &luks);
                 if (r < 0)
                         problem(&problems, "cannot inspect the initramfs for LUKS: %s", strerror(-r));
                 else if (r == 0)

@@ -4,9 +4,12 @@
  * here):
  *   luks-header-tool clone SOURCE DEVICE UUID MIN_PAYLOAD_BYTES
  *   luks-header-tool erase DEVICE UUID...
- *   luks-header-tool overlay ROOT NAME UUID      (leaves the bind mount)
+ *   luks-header-tool overlay ROOT NAME UUID [OPEN_AS]
+ *                                                (leaves the bind mount;
+ *                                                 with OPEN_AS the clones
+ *                                                 form, fallback-initramfs's)
  *   luks-header-tool overlay-end ROOT
- *   luks-header-tool initramfs-check ROOT NAME UUID
+ *   luks-header-tool initramfs-check ROOT NAME UUID [OPEN_AS]
  *   luks-header-tool table-key PARAMS            (prints the key in hex)
  *   luks-header-tool crypttab-keyfile PATH NAME  (prints FILE OFFSET SIZE)
  *   luks-header-tool plan-node SYSFS_BLOCK DEVICE NAME UUID OPEN_AS
@@ -46,9 +49,12 @@ int main(int argc, char *argv[]) {
         char *error = NULL;
         int r;
 
-        if (argc == 5 && strcmp(argv[1], "overlay") == 0) {
+        if ((argc == 5 || argc == 6) && strcmp(argv[1], "overlay") == 0) {
                 struct plan *p = plan_with_crypt(argv[3], argv[4]);
-                r = luks_initramfs_overlay(p, argv[2], &error);
+                if (argc == 6)
+                        json_object_object_add(json_object_array_get_idx(json_object_object_get(p->target, "crypts"), 0),
+                                               "open_as", json_object_new_string(argv[5]));
+                r = luks_initramfs_overlay(p, argv[2], argc == 6, &error);
                 json_object_put(p->target);
                 if (r < 0)
                         return fail(r, error);
@@ -59,9 +65,12 @@ int main(int argc, char *argv[]) {
                 luks_initramfs_overlay_end(argv[2]);
                 return 0;
         }
-        if (argc == 5 && strcmp(argv[1], "initramfs-check") == 0) {
+        if ((argc == 5 || argc == 6) && strcmp(argv[1], "initramfs-check") == 0) {
                 struct plan *p = plan_with_crypt(argv[3], argv[4]);
-                r = luks_initramfs_check(p, argv[2], NULL, &error);
+                if (argc == 6)
+                        json_object_object_add(json_object_array_get_idx(json_object_object_get(p->target, "crypts"), 0),
+                                               "open_as", json_object_new_string(argv[5]));
+                r = luks_initramfs_check(p, argv[2], NULL, argc == 6, &error);
                 json_object_put(p->target);
                 if (r < 0)
                         return fail(r, error);

@@ -5,7 +5,10 @@
 #   plan's entry with the cryptsetup-initramfs option "initramfs" added
 #   (whatever its number of fields) and every other line byte for byte;
 #   afterwards the file on disk is unchanged and nothing stays mounted, also
-#   after an overlay left behind by an interrupted run;
+#   after an overlay left behind by an interrupted run; in the clones form
+#   (fallback-initramfs) the entry is followed by one that opens the clone
+#   under its temporary name by the new UUID, with the same key file and
+#   options;
 # - the image check: an initramfs whose cryptroot/crypttab opens the clone's
 #   UUID with a key file inside the image passes; one without the key file,
 #   with the old UUID, without the entry, or with the key file left on the
@@ -62,6 +65,20 @@ overlay_is root_crypt "root_crypt UUID=$UUID /etc/keys/root.key luks,discard,key
 overlay_is short "short UUID=$OLD none initramfs"
 overlay_is three "three UUID=$OLD /etc/keys/three.key initramfs"
 
+# The clones form: the entry, then the clone's, with its key and options.
+out=$("$TOOL" overlay "$ROOT" root_crypt "$OLD" rootraid-root_crypt) || fail "clones overlay"
+[ "$out" = mounted ] || fail "clones overlay says: $out"
+[ "$(grep -v '^#' "$ROOT/etc/crypttab" | head -2)" = "root_crypt UUID=$UUID /etc/keys/root.key luks,discard,key-slot=1,initramfs
+rootraid-root_crypt UUID=$OLD /etc/keys/root.key luks,discard,key-slot=1,initramfs" ] ||
+        fail "clones overlay:$(printf '\n'; cat "$ROOT/etc/crypttab")"
+[ "$(grep -v '^root' "$ROOT/etc/crypttab")" = "$(grep -v '^root' "$WORK/crypttab.orig")" ] || fail "clones overlay changed other lines"
+"$TOOL" overlay-end "$ROOT"
+out=$("$TOOL" overlay "$ROOT" short "$UUID" rootraid-short) || fail "clones overlay of a two-field entry"
+grep -Fx "rootraid-short UUID=$UUID none initramfs" "$ROOT/etc/crypttab" >/dev/null ||
+        fail "clones overlay of a two-field entry:$(printf '\n'; cat "$ROOT/etc/crypttab")"
+"$TOOL" overlay-end "$ROOT"
+cmp -s "$ROOT/etc/crypttab" "$WORK/crypttab.orig" || fail "the clones overlay changed the file on disk"
+
 # An overlay left by an interrupted run is replaced, not stacked.
 "$TOOL" overlay "$ROOT" root_crypt "$UUID" >/dev/null || fail "first overlay"
 "$TOOL" overlay "$ROOT" root_crypt "$UUID" >/dev/null || fail "second overlay"
@@ -98,6 +115,15 @@ image "data_crypt UUID=$UUID none luks" yes
 check_fails "without the entry" "no entry root_crypt"
 image "root_crypt UUID=$UUID /FIXME-initramfs-rootmnt/etc/keys/root.key luks" no
 check_fails "with the key file left on the root" KEYFILE_PATTERN
+# The clones form's check looks for the clone's entry, by its temporary name.
+image "root_crypt UUID=$OLD $KEY luks,initramfs
+rootraid-root_crypt UUID=$UUID $KEY luks,initramfs" yes
+"$TOOL" initramfs-check "$ROOT" root_crypt "$UUID" rootraid-root_crypt || fail "a good image of the clones form fails its check"
+out=$("$TOOL" initramfs-check "$ROOT" root_crypt "$UUID")
+[ $? = 4 ] || fail "an image whose root_crypt opens the old UUID passed the plain check: $out"
+image "root_crypt UUID=$OLD $KEY luks,initramfs" yes
+out=$("$TOOL" initramfs-check "$ROOT" root_crypt "$UUID" rootraid-root_crypt)
+[ $? = 4 ] && grep -q "no entry rootraid-root_crypt" <<<"$out" || fail "an image without the clone's entry passed: $out"
 ls "$ROOT/var/tmp" | grep -q . && fail "unpacked images left in var/tmp"
 
 # Where luks-clone finds the key that opens the clone (no device-mapper
