@@ -122,9 +122,17 @@ int target_copy_source(const struct plan *p, const char *path, char **ret) {
                         rest = after;
                 }
         }
+        /* The lvm strategy copies no root: the target root is the running
+         * root filesystem mounted a second time, so its files are the
+         * running system's. */
+        for (size_t i = 0; !best_source && lvm_plan_keeps_root(p) && i < p->n_steps; i++) {
+                const char *root = p->steps[i].kind == STEP_MOUNT_TARGET ? json_str(p->steps[i].args, "root") : NULL;
+                if (root && (rest = startswith(path, root)) && (!*rest || *rest == '/'))
+                        best_source = "/";
+        }
         if (!best_source)
                 return -ENOENT;
-        char *s = isempty(rest) ? strdup(best_source) : path_join(best_source, rest);
+        char *s = isempty(rest) ? strdup(best_source) : path_join(streq(best_source, "/") ? "" : best_source, rest);
         if (!s)
                 return -ENOMEM;
         *ret = s;

@@ -35,8 +35,9 @@ bool target_presumed_done(struct step_context *ctx, const struct plan_step *step
 
 /* For a dry run, where nothing was copied: the file that the plan's copy
  * steps will bring to path (a path under a copy step's target), i.e. the
- * same file under that step's source.  -ENOENT when no copy step covers
- * path. */
+ * same file under that step's source; when the plan keeps the root (the
+ * lvm strategy), a path under mount-target's root that no copy step covers is the
+ * running system's file.  -ENOENT when nothing covers path. */
 int target_copy_source(const struct plan *p, const char *path, char **ret);
 
 /* The current boot id (/proc/sys/kernel/random/boot_id). */
