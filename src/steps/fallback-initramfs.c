@@ -32,9 +32,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "steps/fallback-initramfs.h"
 #include "steps/kinds.h"
 #include "steps/luks.h"
 #include "steps/lvm.h"
@@ -228,6 +230,25 @@ static int fallback_initramfs_undo(struct step_context *ctx, const struct plan_s
         if (r < 0 && r != -ENOENT)
                 return step_error(ctx, r, "Cannot put the original initramfs images in /boot back: %m");
         return 0;
+}
+
+int fallback_initramfs_forget(const char *root) {
+        _cleanup_free_ char *dir = path_join(streq(root, "/") ? "" : root, "/boot");
+        _cleanup_(steps_closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, "initrd.img-") && strlen(de->d_name) > strlen(KEPT_SUFFIX) &&
+                    streq(de->d_name + strlen(de->d_name) - strlen(KEPT_SUFFIX), KEPT_SUFFIX) &&
+                    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        r = -errno;
+        return r;
 }
 
 const struct step_ops step_fallback_initramfs = {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "steps/fallback-initramfs.h"
 #include "steps/kinds.h"
 #include "steps/luks.h"
 #include "steps/lvm.h"
@@ -65,6 +66,10 @@ static int update_initramfs_apply(struct step_context *ctx, const struct plan_st
         r = parse(ctx, step, &a);
         if (r < 0)
                 return r;
+        /* The old system's images that fallback-initramfs kept came along
+         * with the copy of /boot; the new /boot has no use for them. */
+        if (!streq(a.root, "/") && !ctx->dry_run && (r = fallback_initramfs_forget(a.root)) < 0)
+                step_log(ctx, LOG_LEVEL_WARNING, r, "Cannot remove the copies of the old initramfs images from %s/boot: %m", a.root);
         r = target_chroot_setup(ctx, a.root);
         if (r < 0)
                 return r;
