@@ -30,7 +30,6 @@
  *          the overlay, inspects.
  *   undo:  renames each kept original back over its image. */
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -96,44 +95,23 @@ static int is_kept(const char *image, const char *kept, void *userdata) {
         return 0;
 }
 
-/* Copies image to kept through kept.tmp, synced, renamed. */
+/* Copies image to kept with write_file_atomic() (temporary file, fsync,
+ * rename, fsync of /boot): an image is tens of MiB, read whole. */
 static int keep(const char *image, const char *kept, void *userdata) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
         struct stat st;
+        int r;
         (void) userdata;
 
         if (access(kept, F_OK) == 0)
                 return 0; /* kept by an earlier run: that is the original */
-        if (asprintf(&tmp, "%s.tmp", kept) < 0)
-                return -ENOMEM;
-        in = open(image, O_RDONLY | O_CLOEXEC);
-        if (in < 0 || fstat(in, &st) < 0)
+        if (stat(image, &st) < 0)
                 return -errno;
-        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
-        if (out < 0)
-                return -errno;
-        for (off_t left = st.st_size; left > 0;) {
-                ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
-                if (k < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
-                        char buf[1 << 16];
-                        k = read(in, buf, sizeof buf);
-                        if (k > 0 && write(out, buf, (size_t) k) != k)
-                                k = -1;
-                }
-                if (k <= 0) {
-                        int r = k < 0 ? -errno : -EIO;
-                        (void) unlink(tmp);
-                        return r;
-                }
-                left -= k;
-        }
-        if (fsync(out) < 0 || rename(tmp, kept) < 0) {
-                int r = -errno;
-                (void) unlink(tmp);
+        r = read_full_file(image, 1u << 30, &data, &size);
+        if (r < 0)
                 return r;
-        }
-        return fsync_directory_of(kept);
+        return write_file_atomic(kept, data, size, st.st_mode & 07777);
 }
 
 static int put_back(const char *image, const char *kept, void *userdata) {
