@@ -257,7 +257,7 @@ int exec_resume_unit_install(const char *target_dir) {
 }
 
 int exec_before_apply(const struct step_context *ctx, const struct plan_step *s) {
-        if (s->kind != STEP_REBOOT)
+        if (s->kind != STEP_REBOOT && s->kind != STEP_SWITCH_ROOT)
                 return 0;
         return exec_resume_unit_install(ctx->target_dir);
 }

@@ -8,6 +8,7 @@
 #include "cli/verbs.h"
 #include "inspect/inspect.h"
 #include "plan/plan.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
@@ -26,6 +27,10 @@ static void help(void) {
                "     --integrity     put dm-integrity (crc32c checksums) under every array member but\n"
                "                     /boot's, so md repairs a block that fails its checksum from\n"
                "                     another disk (needs a separate /boot and initramfs-tools)\n"
+               "     --switch HOW    how the system moves onto the arrays: reboot (default), or\n"
+               "                     soft-reboot: systemd's soft-reboot (254 or later) restarts the\n"
+               "                     services from the arrays without a reboot; the old disk joins\n"
+               "                     after your next reboot has booted from the arrays\n"
                "     --sysroot DIR   inspect a fixture tree instead of this machine\n"
                "  -h --help          show this help\n");
 }
@@ -45,7 +50,7 @@ int verb_inspect(const char *sysroot, struct facts **ret) {
 }
 
 int verb_plan(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_WIPE, ARG_SYSROOT, ARG_INTEGRITY };
+        enum { ARG_JSON = 0x100, ARG_WIPE, ARG_SYSROOT, ARG_INTEGRITY, ARG_SWITCH };
         static const struct option options[] = {
                 { "disk", required_argument, NULL, 'd' },
                 { "level", required_argument, NULL, 'l' },
@@ -53,6 +58,7 @@ int verb_plan(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "wipe", no_argument, NULL, ARG_WIPE },
                 { "integrity", no_argument, NULL, ARG_INTEGRITY },
+                { "switch", required_argument, NULL, ARG_SWITCH },
                 { "sysroot", required_argument, NULL, ARG_SYSROOT },
                 { "help", no_argument, NULL, 'h' },
                 { 0 }
@@ -92,6 +98,11 @@ int verb_plan(int argc, char *argv[]) {
                 case ARG_INTEGRITY:
                         po.integrity = true;
                         break;
+                case ARG_SWITCH:
+                        if (!streq(optarg, "reboot") && !streq(optarg, "soft-reboot"))
+                                return log_error_errno(-EINVAL, "Invalid --switch '%s': use reboot or soft-reboot.", optarg);
+                        po.soft_reboot = streq(optarg, "soft-reboot");
+                        break;
                 case ARG_SYSROOT:
                         sysroot = optarg;
                         break;
@@ -106,6 +117,15 @@ int verb_plan(int argc, char *argv[]) {
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'. Name disks with --disk.", argv[optind]);
         if (!disks)
                 return log_error_errno(-EINVAL, "No target disk: name each new disk with --disk DEV.");
+        if (po.soft_reboot) {
+                _cleanup_free_ char *unit = path_join(sysroot ?: "/", SOFT_REBOOT_UNIT);
+                if (!unit)
+                        return log_oom();
+                if (access(unit, F_OK) < 0)
+                        return log_error_errno(-EOPNOTSUPP,
+                                               "Refused, nothing written: --switch soft-reboot needs systemd 254 or later "
+                                               "(%s is missing); plan with a reboot (the default).", unit);
+        }
         r = verb_inspect(sysroot, &facts);
         if (r < 0)
                 return r;

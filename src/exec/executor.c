@@ -322,11 +322,14 @@ static int apply_one(struct run *x, size_t i) {
                         return step_failed(x, i, r, "cannot prepare it");
                 r = ops->apply(&x->ctx, s);
                 if (r == -ERESTART)
-                        /* The step goes on after a reboot (the reboot kind):
-                         * it stays "running", and the resume after the boot
-                         * checks it. */
-                        return fail(x, r, "Step '%s': the machine is rebooting. Once it is back, run 'rootraid resume'.",
-                                    s->id);
+                        /* The step goes on after a reboot (the reboot and
+                         * switch-root kinds): it stays "running", and the
+                         * resume after the boot checks it.  The step may
+                         * say what happens instead of a plain reboot. */
+                        return x->ctx.error
+                                       ? fail(x, r, "Step '%s': %s", s->id, x->ctx.error)
+                                       : fail(x, r, "Step '%s': the machine is rebooting. Once it is back, run 'rootraid resume'.",
+                                              s->id);
                 if (r < 0)
                         return step_failed(x, i, r, "apply failed");
                 r = ops->check(&x->ctx, s);
@@ -442,6 +445,17 @@ int executor_rollback(const struct plan *p, struct journal *j, const struct step
                             "Rollback refused: step '%s' (%s) writes to the old disk and has already started (it is %s), "
                             "so the old system cannot be restored. Run 'rootraid resume' to finish the migration instead.",
                             p->steps[i].id, strna(p->steps[i].description), step_state_to_string(st));
+        }
+        for (size_t i = 0; i < p->n_steps && i < j->n_steps; i++) {
+                enum step_state st = j->steps[i].state;
+                /* Failed: apply fails only before it schedules the switch. */
+                if (p->steps[i].kind != STEP_SWITCH_ROOT || (st != STEP_STATE_RUNNING && st != STEP_STATE_DONE))
+                        continue;
+                return fail(&x, -ENOTRECOVERABLE,
+                            "Rollback refused: step '%s' has switched the running system onto the arrays (it is %s), "
+                            "and its services write there from then on; the old root lacks all of it. "
+                            "Run 'rootraid resume' to finish the migration instead.",
+                            p->steps[i].id, step_state_to_string(st));
         }
 
         if (!x.opts->dry_run) {

@@ -36,6 +36,9 @@ int resume_unit_text(const char *exec_path, char **ret) {
                      /* ROOTRAID_HOOK_TIMEOUT and the hooks' own settings. */
                      "EnvironmentFile=-/etc/default/rootraid\n"
                      "ExecStart=%s resume\n"
+                     /* 14: waiting for a reboot (after a switch without
+                      * one), which is how such a resume ends. */
+                     "SuccessExitStatus=14\n"
                      "TimeoutStartSec=infinity\n"
                      "\n"
                      "[Install]\n"

@@ -339,6 +339,15 @@ static int check_root(struct builder *b) {
         if (!b->old_disk->table && f->firmware == FIRMWARE_UEFI)
                 return refuse(b, -EOPNOTSUPP, "The root filesystem fills %s without a partition table, and the machine boots with UEFI: "
                               "the ESP is elsewhere, which rootraid cannot mirror.", DEV_ID(f, b->old_disk));
+        /* A switch without a reboot moves the services onto a copy of the
+         * root.  With LVM the root is not copied but moved under the
+         * running system (pvmove), and a LUKS clone would run on a kernel
+         * that opened the old container: only the copy strategy, the one
+         * tested, switches. */
+        if (b->opts->soft_reboot && (b->strategy != STRATEGY_COPY || b->lvm_on_luks))
+                return refuse(b, -EOPNOTSUPP, "--switch soft-reboot works only when the root filesystem is copied onto the arrays; "
+                              "this root is on %s, which moves with a reboot: plan without --switch.",
+                              b->strategy == STRATEGY_LVM ? "LVM" : "LUKS");
         return 0;
 }
 

@@ -857,12 +857,27 @@ int pb_build_steps(struct builder *b, json_object *target) {
                           "Arrange a one-time boot into the new root (a failed boot falls back to the current disk).")) < 0)
                 return r;
 
+        if (b->opts->soft_reboot) {
+                args = json_object_new_object();
+                add_str(args, "root", TARGET_ROOT);
+                est = est_new("The system runs from the arrays.");
+                est_check(est, "booted-from", "/", root_uuid);
+                if ((r = add_step(b, "switch-root", STEP_SWITCH_ROOT, args, est, false, NULL,
+                                  "Switch the running system onto the new root without a reboot (systemctl soft-reboot): "
+                                  "every service stops and starts again from the arrays.")) < 0)
+                        return r;
+        }
+
         args = json_object_new_object();
         add_str(args, "reason", "boot the system from the arrays");
-        est = est_new("The machine has rebooted.");
+        if (b->opts->soft_reboot)
+                add_bool(args, "after_switch", true);
+        est = est_new(b->opts->soft_reboot ? "The machine has booted from the arrays." : "The machine has rebooted.");
         est_check(est, "rebooted", "/proc/sys/kernel/random/boot_id", NULL);
         if ((r = add_step(b, "reboot", STEP_REBOOT, args, est, false, "Reboot again; the old root is the default.",
-                          "Reboot into the new root.")) < 0)
+                          b->opts->soft_reboot ? "Wait for the administrator to reboot: the first real boot from the arrays, "
+                                                 "before the old disk is touched."
+                                               : "Reboot into the new root.")) < 0)
                 return r;
 
         args = json_object_new_object();

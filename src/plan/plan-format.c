@@ -618,10 +618,20 @@ static const struct format_table a_boot_once = {
         },
 };
 
+static const struct format_table a_switch_root = {
+        "args-switch-root", "Move the running system onto the new root without a reboot: bind-mount it on /run/nextroot and run systemctl soft-reboot (systemd 254 or later), which stops every service and starts them again from there. Cannot be undone once done: the services write to the arrays from then on.",
+        (const struct format_field[]) {
+                STR("root", "Mounted new root.", .pattern = P_ABS_PATH),
+                END,
+        },
+};
+
 static const struct format_table a_reboot = {
         "args-reboot", "Reboot the machine (systemctl reboot); the executor resumes after the boot.",
         (const struct format_field[]) {
                 STR("reason", "Why, for people."),
+                { .name = "after_switch", .type = FIELD_BOOL,
+                  .doc = "After switch-root (optional): do not reboot, wait for the administrator's reboot, and count only a boot whose kernel command line names the new root." },
                 END,
         },
 };
@@ -800,6 +810,7 @@ static const struct format_table *const args_tables[_STEP_KIND_MAX] = {
         [STEP_INTEGRITY_FORMAT] = &a_integrity_format,
         [STEP_INTEGRITY_BOOT] = &a_integrity_boot,
         [STEP_FALLBACK_INITRAMFS] = &a_fallback_initramfs,
+        [STEP_SWITCH_ROOT] = &a_switch_root,
 };
 
 const struct format_table *format_args_table(int kind) {

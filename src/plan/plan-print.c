@@ -148,5 +148,10 @@ int plan_print_summary(const struct plan *p, FILE *f) {
                         "from it on, the old disk is overwritten.\n", p->point_of_no_return + 1, p->steps[p->point_of_no_return].id);
         else
                 fprintf(f, "No step writes the current disk.\n");
+        for (size_t i = 0; i < p->n_steps; i++)
+                if (p->steps[i].kind == STEP_SWITCH_ROOT)
+                        fprintf(f, "Switch without a reboot: step %zu (%s): from it on, rollback is refused too, because the "
+                                "services write to the arrays; the old disk is overwritten only after your next reboot has "
+                                "started the system from them.\n", i + 1, p->steps[i].id);
         return ferror(f) ? -EIO : 0;
 }

@@ -53,6 +53,7 @@ const char *const step_kind_table[_STEP_KIND_MAX + 1] = {
         [STEP_INTEGRITY_FORMAT] = "integrity-format",
         [STEP_INTEGRITY_BOOT] = "integrity-boot",
         [STEP_FALLBACK_INITRAMFS] = "fallback-initramfs",
+        [STEP_SWITCH_ROOT] = "switch-root",
         [_STEP_KIND_MAX] = NULL,
 };
 DEFINE_STRING_TABLE(step_kind, enum step_kind, _STEP_KIND_MAX);

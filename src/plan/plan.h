@@ -56,6 +56,7 @@ enum step_kind {
         STEP_INTEGRITY_FORMAT,   /* --integrity: dm-integrity superblock on a member, opened */
         STEP_INTEGRITY_BOOT,     /* --integrity: the boot chain opens the members */
         STEP_FALLBACK_INITRAMFS, /* LVM in LUKS: the running /boot's images boot the moved root */
+        STEP_SWITCH_ROOT,        /* --switch soft-reboot: systemd soft-reboot into the new root */
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 };
@@ -96,11 +97,15 @@ struct plan *plan_free(struct plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct plan *, plan_free);
 #define _cleanup_plan_free_ _cleanup_(plan_freep)
 
+/* What --switch soft-reboot needs on the machine (systemd 254 or later). */
+#define SOFT_REBOOT_UNIT "/usr/lib/systemd/system/systemd-soft-reboot.service"
+
 struct plan_options {
         char **disks;            /* target disks as the user named them */
         unsigned level;          /* 0: default (1) */
         bool wipe;               /* allow disks with signatures */
         bool integrity;          /* dm-integrity under every md member GRUB need not read */
+        bool soft_reboot;        /* switch to the new root with systemd's soft-reboot, then wait for a reboot */
 };
 
 /* Chooses the strategy and computes the plan for facts.  On refusal returns

@@ -34,3 +34,4 @@ extern const struct step_ops step_luks_clone;
 extern const struct step_ops step_integrity_format;
 extern const struct step_ops step_integrity_boot;
 extern const struct step_ops step_fallback_initramfs;
+extern const struct step_ops step_switch_root;

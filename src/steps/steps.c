@@ -34,6 +34,7 @@ const struct step_ops *const step_table[_STEP_KIND_MAX] = {
         [STEP_INTEGRITY_FORMAT] = &step_integrity_format,
         [STEP_INTEGRITY_BOOT] = &step_integrity_boot,
         [STEP_FALLBACK_INITRAMFS] = &step_fallback_initramfs,
+        [STEP_SWITCH_ROOT] = &step_switch_root,
 };
 
 const struct step_ops *step_ops_find(enum step_kind kind) {

@@ -41,7 +41,18 @@ expect 3 "too small by" "$rootraid" plan --sysroot "$fixtures/dirty-targets" --d
 expect 3 "already on md" "$rootraid" plan --sysroot "$fixtures/md-root" --disk /dev/sdc -o p.json
 expect 4 "btrfs subvolume" "$rootraid" plan --sysroot "$fixtures/btrfs-root" --disk /dev/sdb -o p.json
 expect 8 "does not exist" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdx -o p.json
+expect 2 "Invalid --switch" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdb --switch kexec -o p.json
+expect 4 "needs systemd 254 or later" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdb --switch soft-reboot -o p.json
 [ -e p.json ] && fail "a refused plan wrote p.json"
+
+# --switch soft-reboot where systemd has it (a copy of the fixture with
+# the unit file): the summary says what the switch changes.
+cp -a "$fixtures/bios-mbr" sr-root
+mkdir -p sr-root/usr/lib/systemd/system && : >sr-root/usr/lib/systemd/system/systemd-soft-reboot.service
+expect 0 "Switch without a reboot: step 16 (switch-root)" "$rootraid" plan --sysroot sr-root --disk /dev/sdb --switch soft-reboot -o sr.json
+python3 -c 'import json,sys; s=[x["kind"] for x in json.load(open("sr.json"))["steps"]]; i=s.index("boot-once"); sys.exit(s[i:i+3] != ["boot-once","switch-root","reboot"])' ||
+        fail "the soft-reboot plan lacks boot-once, switch-root, reboot in that order"
+rm -rf sr-root sr.json
 
 # A plan, its summary, its file.
 expect 0 "Point of no return: step" "$rootraid" plan --sysroot "$fixtures/bios-gpt" --disk /dev/sdb -o p.json

@@ -108,10 +108,13 @@ static void check_common(const struct plan *p, const char *what) {
                 CHECK(s->kind == STEP_PARTITION_DISK, "%s: the first write to the old disk is %s", what, s->id);
                 CHECK(streq_ptr(pj_str(s->args, "disk"), pj_str(json_object_array_get_idx(disks, 0), "device")),
                       "%s: the point of no return does not write the old disk", what);
-                /* Erasing what --wipe allowed is the one step rollback
-                 * does not restore: it was on a disk handed over. */
+                /* Erasing what --wipe allowed is a step rollback does not
+                 * restore: it was on a disk handed over.  A switch without
+                 * a reboot is the other: rollback is refused once it has
+                 * started (the services write to the arrays). */
                 for (size_t i = 0; i < p->point_of_no_return; i++)
-                        CHECK(p->steps[i].reversible || p->steps[i].kind == STEP_WIPE_SIGNATURES, "%s: step %s before the point of no return cannot be undone", what, p->steps[i].id);
+                        CHECK(p->steps[i].reversible || p->steps[i].kind == STEP_WIPE_SIGNATURES || p->steps[i].kind == STEP_SWITCH_ROOT,
+                              "%s: step %s before the point of no return cannot be undone", what, p->steps[i].id);
         }
         /* From the new table on the old disk until GRUB is on it again,
          * a reboot from that disk lands in grub rescue: only its ESP's
@@ -684,6 +687,41 @@ static void test_refusals_luks(void) {
         expect_refusal(ll, -EOPNOTSUPP, "LUKS container sda5_crypt, which is on sda, not on a partition", 0, false, "/dev/sdb", NULL);
 }
 
+/* --switch soft-reboot: switch-root between boot-once and a reboot step
+ * that waits for the administrator; refused where the root is not copied. */
+static void test_soft_reboot(void) {
+        _cleanup_facts_free_ struct facts *mbr = load_facts("bios-mbr"), *lvm = load_facts("lvm");
+        _cleanup_facts_free_ struct facts *ll = load_facts("luks-lvm");
+        _cleanup_plan_free_ struct plan *p = NULL, *plain = NULL;
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+        char *disks[] = { (char *) "/dev/sdb", NULL };
+        struct plan_options o = { .disks = disks, .soft_reboot = true };
+
+        CHECK(plan_build(mbr, &o, &p, &err) == 0, "%s", strna(err));
+        CHECK(build(mbr, 0, false, &plain, NULL, "/dev/sdb", NULL) == 0, "the same plan with a reboot");
+        if (!p || !plain)
+                return;
+        check_common(p, "bios-mbr --switch soft-reboot");
+        CHECK(count_kind(p, STEP_SWITCH_ROOT) == 1 && count_kind(plain, STEP_SWITCH_ROOT) == 0, "one switch-root, only when asked");
+        CHECK(p->n_steps == plain->n_steps + 1, "one step more: %zu vs %zu", p->n_steps, plain->n_steps);
+        size_t once = (size_t) (first_kind(p, STEP_BOOT_ONCE) - p->steps);
+        const struct plan_step *sw = first_kind(p, STEP_SWITCH_ROOT), *rb = first_kind(p, STEP_REBOOT);
+        CHECK(sw == &p->steps[once + 1] && rb == &p->steps[once + 2], "boot-once, switch-root, reboot in that order");
+        CHECK(json_object_get_boolean(pj_get(rb->args, "after_switch")), "the reboot waits for the administrator");
+        CHECK(!pj_get(first_kind(plain, STEP_REBOOT)->args, "after_switch"), "a plain reboot has no after_switch");
+        CHECK(p->point_of_no_return > (size_t) (rb - p->steps), "the old disk is overwritten only after the reboot");
+        CHECK(streq_ptr(pj_str(sw->args, "root"), "/run/rootraid/target"), "switches to the mounted new root");
+
+        /* Roots that move with a reboot, not by a copy. */
+        struct plan *q = NULL;
+        CHECK(plan_build(lvm, &o, &q, &err2) == -EOPNOTSUPP && !q, "lvm refused");
+        CHECK(err2 && strstr(err2, "this root is on LVM"), "lvm: %s", strna(err2));
+        free(err2);
+        err2 = NULL;
+        CHECK(plan_build(ll, &o, &q, &err2) == -EOPNOTSUPP && !q, "LVM in LUKS refused");
+        CHECK(err2 && strstr(err2, "--switch soft-reboot works only when the root filesystem is copied"), "luks-lvm: %s", strna(err2));
+}
+
 static void test_wipe(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("dirty-targets");
         _cleanup_plan_free_ struct plan *p = NULL;
@@ -980,6 +1018,7 @@ int main(int argc, char *argv[]) {
                 { "refusals-layout", test_refusals_layout },
                 { "refusals-luks", test_refusals_luks },
                 { "wipe", test_wipe },
+                { "soft-reboot", test_soft_reboot },
                 { "stale", test_stale },
                 { "sha256", test_sha256 },
         };
