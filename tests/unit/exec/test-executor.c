@@ -124,8 +124,17 @@ static const struct step_ops fake_ops = {
         .undo = fake_undo,
 };
 
+/* The same fake as a switch-root step, whose undo rollback never calls. */
+static const struct step_ops fake_switch_ops = {
+        .kind = STEP_SWITCH_ROOT,
+        .check = fake_check,
+        .apply = fake_apply,
+        .undo = NULL,
+};
+
 static const struct step_ops *const fake_table[_STEP_KIND_MAX] = {
         [STEP_MKFS] = &fake_ops,
+        [STEP_SWITCH_ROOT] = &fake_switch_ops,
 };
 
 struct fixture {
@@ -485,6 +494,22 @@ static void test_rollback_after_failure(void) {
         fixture_done(&f);
 }
 
+/* Rollback is refused naming step s3 and why (needle), before anything is
+ * undone or committed; returns the journal as it is on disk. */
+static struct journal *assert_rollback_refused(struct fixture *f, struct journal *j, char **e, const char *needle) {
+        uint64_t g = j->generation;
+
+        ASSERT_ERR(executor_rollback(f->plan, j, fake_table, &f->opts, e), ENOTRECOVERABLE);
+        ASSERT_CONTAINS(*e, "Rollback refused");
+        ASSERT_CONTAINS(*e, "'s3'");
+        ASSERT_CONTAINS(*e, needle);
+        ASSERT(!test_exists(f->state, "undo.log"));
+        journal_free(j);
+        j = load(f);
+        ASSERT(j->generation == g && j->run_state == RUN_STATE_APPLYING);
+        return j;
+}
+
 static void test_rollback_refused_after_point_of_no_return(void) {
         struct fixture f;
         char *e = NULL;
@@ -495,18 +520,9 @@ static void test_rollback_refused_after_point_of_no_return(void) {
         /* The failure message does not offer a rollback any more. */
         ASSERT_CONTAINS(e, "rootraid resume");
         ASSERT(!strstr(e, "rollback"));
-        uint64_t g = j->generation;
-        ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ENOTRECOVERABLE);
-        ASSERT_CONTAINS(e, "Rollback refused");
-        ASSERT_CONTAINS(e, "'s3'");
-        ASSERT_CONTAINS(e, "old disk");
+        j = assert_rollback_refused(&f, j, &e, "old disk");
         ASSERT_CONTAINS(e, "failed");
-        /* Nothing was undone and nothing recorded. */
-        ASSERT(!test_exists(f.state, "undo.log"));
         ASSERT(test_exists(f.state, "s1") && test_exists(f.state, "s2"));
-        journal_free(j);
-        j = load(&f);
-        ASSERT(j->generation == g && j->run_state == RUN_STATE_APPLYING);
         journal_free(j);
         fixture_done(&f);
 
@@ -514,6 +530,38 @@ static void test_rollback_refused_after_point_of_no_return(void) {
         fixture_init(&f, 2);
         j = apply_with_marker(&f, "fail-s2", EIO, &e);
         ASSERT_OK(executor_rollback(f.plan, j, fake_table, &f.opts, &e));
+        assert_log(&f, "undo.log", "s2\ns1\n");
+        journal_free(j);
+        free(e);
+        fixture_done(&f);
+}
+
+/* Once a switch-root step has started (the services may run from the
+ * arrays), rollback is refused before anything is undone, even before the
+ * point of no return; a switch that failed (before it was scheduled) does
+ * not stand in the way. */
+static void test_rollback_refused_after_switch(void) {
+        struct fixture f;
+        char *e = NULL;
+
+        fixture_init(&f, N_STEPS);
+        f.plan->steps[2].kind = STEP_SWITCH_ROOT;
+        struct journal *j = apply_with_marker(&f, "restart-s3", ERESTART, &e);
+        ASSERT(j->steps[2].state == STEP_STATE_RUNNING);
+        j = assert_rollback_refused(&f, j, &e, "switched the running system onto the arrays");
+        ASSERT_CONTAINS(e, "rootraid resume");
+        /* Done, after the switch: refused the same way. */
+        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
+        ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ENOTRECOVERABLE);
+        ASSERT(!test_exists(f.state, "undo.log"));
+        journal_free(j);
+        fixture_done(&f);
+
+        fixture_init(&f, N_STEPS);
+        f.plan->steps[2].kind = STEP_SWITCH_ROOT;
+        j = apply_with_marker(&f, "fail-s3", EIO, &e);
+        ASSERT_OK(executor_rollback(f.plan, j, fake_table, &f.opts, &e));
+        /* The switch-root step has no undo of its own. */
         assert_log(&f, "undo.log", "s2\ns1\n");
         journal_free(j);
         free(e);
@@ -855,6 +903,7 @@ int main(void) {
         test_rollback_in_reverse();
         test_rollback_after_failure();
         test_rollback_refused_after_point_of_no_return();
+        test_rollback_refused_after_switch();
         test_rollback_killed_then_repeated();
         test_done_step_no_longer_holds();
         test_refusals_before_anything_runs();
