@@ -55,11 +55,11 @@ static const struct {
         { -ENOENT, 8, "a file or device named does not exist" },
         { -EACCES, 9, "permission denied (run as root)" },
         { -EPERM, 9, "permission denied (run as root)" },
-        { -ENOTRECOVERABLE, 10, "rollback refused: a step past the point of no return has started (resume instead)" },
+        { -ENOTRECOVERABLE, 10, "rollback refused: a step past the point of no return, or a switch without a reboot, has started (resume instead)" },
         { -EAGAIN, 11, "refused: another rootraid executor is running (the message names it)" },
         { -ECANCELED, 12, "interrupted (SIGINT/SIGTERM) between steps: run 'rootraid resume'" },
         { -EINPROGRESS, 13, "refused: a rollback is unfinished: run 'rootraid rollback' to finish it" },
-        { -ERESTART, 14, "the machine is rebooting to continue: run 'rootraid resume' once it is back" },
+        { -ERESTART, 14, "the machine is rebooting (or switching) to continue, or waits for your reboot after a switch: 'rootraid resume' goes on once it is back" },
 };
 
 static int exit_code_for(int r) {

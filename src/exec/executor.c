@@ -372,6 +372,37 @@ static void run_init(struct run *x, const struct plan *p, struct journal *j, con
         };
 }
 
+/* After a switch without a reboot the services write to the arrays: if the
+ * old root runs again (the first real boot from the arrays failed, or a
+ * power cut came between scheduling the switch and the switch), its
+ * journal says the switch started, and repeating the steps before it here
+ * would copy this stale root over the arrays.  Refuse, before any step. */
+static int refuse_stale_root(struct run *x, const struct journal *j) {
+        for (size_t i = 0; j && i < x->plan->n_steps && i < j->n_steps; i++) {
+                const struct plan_step *s = &x->plan->steps[i];
+                enum step_state st = j->steps[i].state;
+                int r;
+
+                if (s->kind != STEP_SWITCH_ROOT || (st != STEP_STATE_RUNNING && st != STEP_STATE_DONE))
+                        continue;
+                ctx_begin(x, s);
+                r = x->table[s->kind]->check(&x->ctx, s);
+                if (r < 0)
+                        return fail(x, r, "Cannot tell whether the system runs from the arrays: %s", ctx_error(x, r));
+                if (r > 0)
+                        return 0;
+                return fail(x, -EIO,
+                            "This machine runs from the old root, but step '%s' had started to switch the services onto "
+                            "the arrays: if the switch happened, they have written there since, and this root is stale. "
+                            "rootraid does nothing here. To run from the arrays again, boot the one-time entry once more "
+                            "('grub-reboot rootraid', then reboot; 'rootraid resume' finishes there) and read that boot's "
+                            "console if it fails. (Had the switch never happened, what this root's services wrote since "
+                            "would be newer than the arrays' copy: save it first.)",
+                            s->id);
+        }
+        return 0;
+}
+
 int executor_apply(const struct plan *p, struct journal *j, const struct step_ops *const *table,
                    const struct executor_options *opts, char **ret_error) {
         static const struct executor_options defaults = {};
@@ -380,6 +411,9 @@ int executor_apply(const struct plan *p, struct journal *j, const struct step_op
 
         run_init(&x, p, j, table, opts ?: &defaults, ret_error);
         r = preflight(&x);
+        if (r < 0)
+                return r;
+        r = refuse_stale_root(&x, j);
         if (r < 0)
                 return r;
 

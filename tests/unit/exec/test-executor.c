@@ -550,6 +550,24 @@ static void test_rollback_refused_after_switch(void) {
         ASSERT(j->steps[2].state == STEP_STATE_RUNNING);
         j = assert_rollback_refused(&f, j, &e, "switched the running system onto the arrays");
         ASSERT_CONTAINS(e, "rootraid resume");
+        /* The old root running again (the switch's end state does not
+         * hold): resume refuses before any step, so nothing of this stale
+         * root is copied again. */
+        char *s3 = test_path(f.state, "s3");
+        char *kept = NULL;
+        ASSERT(asprintf(&kept, "%s.kept", s3) >= 0 && rename(s3, kept) == 0);
+        test_write(f.state, "s1", "partial");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
+        ASSERT_CONTAINS(e, "runs from the old root");
+        ASSERT_CONTAINS(e, "grub-reboot rootraid");
+        assert_log(&f, "apply.log", "s1\ns2\ns3\n");
+        char *c = test_read(f.state, "s1");
+        ASSERT(c && streq(c, "partial"));
+        free(c);
+        test_write(f.state, "s1", "done");
+        ASSERT(rename(kept, s3) == 0);
+        free(kept);
+        free(s3);
         /* Done, after the switch: refused the same way. */
         ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
         ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ENOTRECOVERABLE);
