@@ -24,6 +24,7 @@
  *   undo:  none; rollback is refused once this step has started (the
  *          executor checks): the services write to the arrays from the
  *          switch on, and the old root lacks all of it. */
+#include <blkid.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,14 +94,17 @@ static int switch_root_apply(struct step_context *ctx, const struct plan_step *s
         if (r < 0)
                 return step_error(ctx, r, "Cannot read the mounts of %s and %s: %m", root, NEXTROOT);
         if (r == 0) {
-                _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL;
-                char node[64];
+                _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL, *node = NULL;
                 dev_t dev;
 
                 r = target_mounted_dev(root, &dev);
                 if (r < 0)
                         return step_error(ctx, r, "Cannot find the device mounted on %s: %m", root);
-                snprintf(node, sizeof node, "/dev/block/%u:%u", major(dev), minor(dev));
+                /* The kernel's name (/dev/md127), which / then shows, as
+                 * after a boot. */
+                node = blkid_devno_to_devname(dev);
+                if (!node)
+                        return step_error(ctx, ENODEV, "No device node for %u:%u, mounted on %s.", major(dev), minor(dev), root);
                 r = signatures_probe_fs(node, &type, &uuid, &label);
                 if (r < 0 || !type)
                         return step_error(ctx, r < 0 ? r : ENOENT, "Cannot tell the filesystem type of %s.", node);
