@@ -147,8 +147,7 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                 ctx->error = strdup("The system runs from the arrays, switched without a reboot. Reboot it when convenient: "
                                     "that boot is the first real one from the arrays (a failed one falls back to the old "
                                     "disk), and only after it does the old disk join them; the resume unit goes on by itself.");
-                step_log(ctx, LOG_LEVEL_NOTICE, 0, "%s", ctx->error);
-                return -ERESTART;
+                return -ERESTART; /* the executor prints ctx->error */
         }
         sync();
         step_log(ctx, LOG_LEVEL_NOTICE, 0, "Rebooting in 5 seconds to %s. Once the machine is back, run 'rootraid resume'.",
