@@ -69,8 +69,9 @@ static int confirm_boot_apply(struct step_context *ctx, const struct plan_step *
         if (r == 0 && !ctx->dry_run) {
                 (void) target_fs_uuid_of("/", &uuid);
                 return step_error(ctx, EPROTO,
-                                  "The machine runs from filesystem %s, not from the new root %s: the one-time boot "
-                                  "into the arrays failed and GRUB fell back to the old root. Read that boot's "
+                                  "The machine runs from filesystem %s, not from the new root %s: it was rebooted "
+                                  "into the arrays twice and came back on the old root both times (a boot that "
+                                  "failed and fell back, or was cut before it was confirmed). Read those boots' "
                                   "console output; 'rootraid rollback' restores the starting system.",
                                   strna(uuid), strna(want));
         }

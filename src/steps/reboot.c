@@ -9,8 +9,16 @@
  * boot-once armed GRUB and before this step rebooted boots the new root
  * early, with the step still pending: the reboot it would do has happened,
  * and doing it again would boot the old root (the one-time entry is spent).
- *   check: running from the new root, or a boot id was recorded and the
- *          current one differs.
+ *
+ * Back on the old root after such a reboot, the boot from the arrays either
+ * failed or was cut before confirm-boot made it the default (a crash-chain
+ * run cut the power there): the two look the same from the old root.  The
+ * steps before this one are redone (their end state is gone with the
+ * boot), and this step reboots once more; only a second return to the old
+ * root counts as done, and confirm-boot then says the boot failed.  So
+ * the file next to the journal lists every boot apply rebooted from.
+ *   check: running from the new root, or two boot ids were recorded and
+ *          the current one is neither.
  *   undo:  none: rebooting again starts the old root, still the default.
  *
  * With after_switch (plans that switch-root without a reboot first) the
@@ -62,35 +70,56 @@ static bool after_switch(struct step_context *ctx, const struct plan_step *step)
         return b;
 }
 
-/* The boot id apply recorded, from the first journal location that has
- * one; NULL when none has. */
-static int recorded_boot_id(struct step_context *ctx, const struct plan_step *step, char **ret) {
+/* The boot ids apply rebooted from, one per line, from the first journal
+ * location that has them: the last one and how many.  NULL and 0 when none
+ * was recorded. */
+static int recorded_boot_ids(struct step_context *ctx, const struct plan_step *step, char **ret_last, size_t *ret_n,
+                             char **ret_all) {
         char *const fallback[] = { (char *) JOURNAL_DIR, NULL };
         char *const *dirs = ctx->journal && ctx->journal->locations ? ctx->journal->locations : fallback;
 
+        *ret_last = *ret_all = NULL;
+        *ret_n = 0;
         for (size_t i = 0; dirs[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(dirs[i], step), *then = NULL;
+                _cleanup_free_ char *f = boot_id_file(dirs[i], step), *all = NULL;
+                size_t size, n = 0;
+                const char *last = NULL;
                 if (!f)
                         return -ENOMEM;
-                if (read_one_line_file(f, &then) < 0 || isempty(then))
+                if (read_full_file(f, 64 * 1024, &all, &size) < 0)
                         continue;
-                *ret = TAKE_PTR(then);
+                for (char *l = all; *l;) {
+                        char *e = strchrnul(l, '\n');
+                        if (e > l) {
+                                last = l;
+                                n++;
+                        }
+                        l = *e ? e + 1 : e;
+                }
+                if (n == 0)
+                        continue;
+                *ret_last = strndup(last, strcspn(last, "\n"));
+                if (!*ret_last)
+                        return -ENOMEM;
+                *ret_n = n;
+                *ret_all = TAKE_PTR(all);
                 return 0;
         }
-        *ret = NULL;
         return 0;
 }
 
-/* This boot's id, and the one apply recorded (NULL when none was). */
-static int boot_ids(struct step_context *ctx, const struct plan_step *step, char **ret_now, char **ret_then) {
+/* This boot's id, and the boot ids apply recorded (see above). */
+static int boot_ids(struct step_context *ctx, const struct plan_step *step, char **ret_now, char **ret_last,
+                    size_t *ret_n, char **ret_all) {
         int r = target_boot_id(ret_now);
         if (r < 0)
                 return step_error(ctx, r, "Cannot read the boot id: %m");
-        return recorded_boot_id(ctx, step, ret_then);
+        return recorded_boot_ids(ctx, step, ret_last, ret_n, ret_all);
 }
 
 static int reboot_check(struct step_context *ctx, const struct plan_step *step) {
-        _cleanup_free_ char *now = NULL, *then = NULL;
+        _cleanup_free_ char *now = NULL, *then = NULL, *all = NULL;
+        size_t n;
         int r;
 
         if (after_switch(ctx, step)) {
@@ -101,19 +130,20 @@ static int reboot_check(struct step_context *ctx, const struct plan_step *step) 
         if (target_running_from_new_root(ctx->plan) > 0)
                 return 1;
 
-        r = boot_ids(ctx, step, &now, &then);
+        r = boot_ids(ctx, step, &now, &then, &n, &all);
         if (r < 0)
                 return r;
-        return then && !streq(then, now);
+        return n >= 2 && !streq(then, now);
 }
 
 static int reboot_apply(struct step_context *ctx, const struct plan_step *step) {
-        _cleanup_free_ char *now = NULL, *then = NULL;
+        _cleanup_free_ char *now = NULL, *then = NULL, *all = NULL, *record = NULL;
         const char *reason = NULL;
+        size_t n;
         int r;
 
         (void) step_arg_string_optional(ctx, step, "reason", &reason);
-        r = boot_ids(ctx, step, &now, &then);
+        r = boot_ids(ctx, step, &now, &then, &n, &all);
         if (r < 0)
                 return r;
         if (after_switch(ctx, step) && then && !streq(then, now) && !ctx->dry_run)
@@ -122,16 +152,21 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                  * failed, GRUB fell back to the old disk, and the resume
                  * there switched back onto the arrays (the data is there). */
                 return step_error(ctx, EPROTO,
-                                  "The machine rebooted since the switch, but that boot did not start the arrays "
-                                  "(this kernel's command line names the old root): the one-time boot failed and "
-                                  "GRUB fell back to the old disk, and rootraid switched back onto the arrays, where "
-                                  "the data written since the switch is. Read that boot's console output to find why; "
+                                  "The machine rebooted since the switch, but this kernel's command line names the "
+                                  "old root: that boot did not start the arrays. Read its console output to find why; "
                                   "the old disk stays untouched until a boot from the arrays works.");
+        /* Every boot rebooted from, the earlier ones kept (see the top). */
+        if (then && streq(then, now))
+                record = strdup(all); /* applied again in the same boot */
+        else if (asprintf(&record, "%s%s\n", strempty(all), now) < 0)
+                record = NULL;
+        if (!record)
+                return -ENOMEM;
         for (size_t i = 0; ctx->journal && ctx->journal->locations && ctx->journal->locations[i]; i++) {
                 _cleanup_free_ char *f = boot_id_file(ctx->journal->locations[i], step);
                 if (!f)
                         return -ENOMEM;
-                r = step_write_file(ctx, f, now, strlen(now), 0600);
+                r = step_write_file(ctx, f, record, strlen(record), 0600);
                 if (r < 0)
                         return r;
         }
