@@ -377,30 +377,38 @@ static void run_init(struct run *x, const struct plan *p, struct journal *j, con
  * power cut came between scheduling the switch and the switch), its
  * journal says the switch started, and repeating the steps before it here
  * would copy this stale root over the arrays.  Refuse, before any step. */
-static int refuse_stale_root(struct run *x, const struct journal *j) {
-        for (size_t i = 0; j && i < x->plan->n_steps && i < j->n_steps; i++) {
-                const struct plan_step *s = &x->plan->steps[i];
+/* The index of the switch-root step once it has started (running or done:
+ * a failed one failed before it scheduled the switch), or p->n_steps. */
+static size_t switch_started(const struct plan *p, const struct journal *j) {
+        for (size_t i = 0; j && i < p->n_steps && i < j->n_steps; i++) {
                 enum step_state st = j->steps[i].state;
-                int r;
-
-                if (s->kind != STEP_SWITCH_ROOT || (st != STEP_STATE_RUNNING && st != STEP_STATE_DONE))
-                        continue;
-                ctx_begin(x, s);
-                r = x->table[s->kind]->check(&x->ctx, s);
-                if (r < 0)
-                        return fail(x, r, "Cannot tell whether the system runs from the arrays: %s", ctx_error(x, r));
-                if (r > 0)
-                        return 0;
-                return fail(x, -EIO,
-                            "This machine runs from the old root, but step '%s' had started to switch the services onto "
-                            "the arrays: if the switch happened, they have written there since, and this root is stale. "
-                            "rootraid does nothing here. To run from the arrays again, boot the one-time entry once more "
-                            "('grub-reboot rootraid', then reboot; 'rootraid resume' finishes there) and read that boot's "
-                            "console if it fails. (Had the switch never happened, what this root's services wrote since "
-                            "would be newer than the arrays' copy: save it first.)",
-                            s->id);
+                if (p->steps[i].kind == STEP_SWITCH_ROOT && (st == STEP_STATE_RUNNING || st == STEP_STATE_DONE))
+                        return i;
         }
-        return 0;
+        return p->n_steps;
+}
+
+static int refuse_stale_root(struct run *x, const struct journal *j) {
+        size_t i = switch_started(x->plan, j);
+        int r;
+
+        if (i == x->plan->n_steps)
+                return 0;
+        const struct plan_step *s = &x->plan->steps[i];
+        ctx_begin(x, s);
+        r = x->table[s->kind]->check(&x->ctx, s);
+        if (r < 0)
+                return fail(x, r, "Cannot tell whether the system runs from the arrays: %s", ctx_error(x, r));
+        if (r > 0)
+                return 0;
+        return fail(x, -EIO,
+                    "This machine runs from the old root, but step '%s' had started to switch the services onto "
+                    "the arrays: if the switch happened, they have written there since, and this root is stale. "
+                    "rootraid does nothing here. To run from the arrays again, boot the one-time entry once more "
+                    "('grub-reboot rootraid', then reboot; 'rootraid resume' finishes there) and read that boot's "
+                    "console if it fails. (Had the switch never happened, what this root's services wrote since "
+                    "would be newer than the arrays' copy: save it first.)",
+                    s->id);
 }
 
 int executor_apply(const struct plan *p, struct journal *j, const struct step_ops *const *table,
@@ -480,17 +488,13 @@ int executor_rollback(const struct plan *p, struct journal *j, const struct step
                             "so the old system cannot be restored. Run 'rootraid resume' to finish the migration instead.",
                             p->steps[i].id, strna(p->steps[i].description), step_state_to_string(st));
         }
-        for (size_t i = 0; i < p->n_steps && i < j->n_steps; i++) {
-                enum step_state st = j->steps[i].state;
-                /* Failed: apply fails only before it schedules the switch. */
-                if (p->steps[i].kind != STEP_SWITCH_ROOT || (st != STEP_STATE_RUNNING && st != STEP_STATE_DONE))
-                        continue;
+        size_t sw = switch_started(p, j);
+        if (sw < p->n_steps)
                 return fail(&x, -ENOTRECOVERABLE,
                             "Rollback refused: step '%s' has switched the running system onto the arrays (it is %s), "
                             "and its services write there from then on; the old root lacks all of it. "
                             "Run 'rootraid resume' to finish the migration instead.",
-                            p->steps[i].id, step_state_to_string(st));
-        }
+                            p->steps[sw].id, step_state_to_string(j->steps[sw].state));
 
         if (!x.opts->dry_run) {
                 j->run_state = RUN_STATE_ROLLING_BACK;

@@ -187,9 +187,7 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
         sync();
         step_log(ctx, LOG_LEVEL_NOTICE, 0, "Rebooting in 5 seconds to %s. Once the machine is back, run 'rootraid resume'.",
                  strna(reason));
-        const char *delayed[] = { "systemd-run", "--quiet", "--on-active=5", "--timer-property=AccuracySec=100ms",
-                                  "--unit=rootraid-reboot", "systemctl", "reboot", NULL };
-        r = run_argv_checked(delayed, 0, NULL);
+        r = target_schedule_systemctl("reboot");
         if (r < 0) {
                 /* No systemd timer: reboot now; the journal already says
                  * "running", which is all a resume needs. */

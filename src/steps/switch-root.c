@@ -127,9 +127,7 @@ static int switch_root_apply(struct step_context *ctx, const struct plan_step *s
         step_log(ctx, LOG_LEVEL_NOTICE, 0,
                  "Switching to the new root without a reboot in 5 seconds: every service stops and starts again "
                  "from the arrays, and SSH sessions end. 'rootraid resume' goes on by itself there.");
-        const char *delayed[] = { "systemd-run", "--quiet", "--on-active=5", "--timer-property=AccuracySec=100ms",
-                                  "--unit=rootraid-reboot", "systemctl", "soft-reboot", NULL };
-        r = run_argv_checked(delayed, 0, NULL);
+        r = target_schedule_systemctl("soft-reboot");
         if (r < 0) {
                 (void) umount2(NEXTROOT, MNT_DETACH);
                 return step_error(ctx, r, "Cannot schedule the switch (systemd-run failed).");

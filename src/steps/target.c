@@ -143,6 +143,12 @@ int target_boot_id(char **ret) {
         return read_one_line_file("/proc/sys/kernel/random/boot_id", ret);
 }
 
+int target_schedule_systemctl(const char *verb) {
+        const char *argv[] = { "systemd-run", "--quiet", "--on-active=5", "--timer-property=AccuracySec=100ms",
+                               "--unit=rootraid-reboot", "systemctl", verb, NULL };
+        return run_argv_checked(argv, 0, NULL);
+}
+
 static char *marker_path(const char *name) {
         char *p;
         return asprintf(&p, TARGET_STATE_DIR "/%s.done", name) < 0 ? NULL : p;

@@ -43,6 +43,11 @@ int target_copy_source(const struct plan *p, const char *path, char **ret);
 /* The current boot id (/proc/sys/kernel/random/boot_id). */
 int target_boot_id(char **ret);
 
+/* Runs `systemctl VERB` (reboot, soft-reboot) 5 s from now, as the
+ * transient timer rootraid-reboot, so that the caller exits cleanly and an
+ * SSH session sees the end of its output.  The result of systemd-run. */
+int target_schedule_systemctl(const char *verb);
+
 /* Markers under TARGET_STATE_DIR (a tmpfs: gone after a reboot, which is
  * what the steps using them want). */
 int target_marker_set(struct step_context *ctx, const char *name);
