@@ -27,6 +27,9 @@
  * to the first, every step not pending or undone is committed "undoing"
  * (COMMIT POINT), undone, and committed "undone" (COMMIT POINT).  undo()
  * accepts partial states, so a rollback that is interrupted is run again.
+ * An undo may return -ERESTART (the reboot step, when the machine runs from
+ * the new root): the step stays "undoing", the run stops there, and the
+ * resume after the reboot finishes the rollback.
  *
  * Dry run: no journal is read or written; each step's apply() runs with
  * run_set_dry_run(true) and ctx->dry_run, so commands and files are printed.
@@ -537,6 +540,17 @@ int executor_rollback(const struct plan *p, struct journal *j, const struct step
                         goto finish;
                 if (ops && ops->undo) {
                         r = ops->undo(&x.ctx, s);
+                        if (r == -ERESTART) {
+                                /* The rest is undone after a reboot (the
+                                 * reboot kind, run from the new root, hands
+                                 * over to the old one): the step stays
+                                 * "undoing", committed wherever the step
+                                 * asked (the old root's copy included). */
+                                int k = commit(&x);
+                                r = fail(&x, k < 0 ? k : r, "Step '%s': %s", s->id,
+                                         x.ctx.error ? x.ctx.error : "the machine is rebooting to finish the rollback.");
+                                goto finish;
+                        }
                         if (r < 0) {
                                 _cleanup_free_ char *msg = strdup(ctx_error(&x, r));
                                 /* Stays "undoing": running rollback again retries it. */

@@ -19,7 +19,18 @@
  * the file next to the journal lists every boot apply rebooted from.
  *   check: running from the new root, or two boot ids were recorded and
  *          the current one is neither.
- *   undo:  none: rebooting again starts the old root, still the default.
+ *   undo:  on the old root, none: rebooting again starts the old root,
+ *          still the default.  On the new root (a rollback after the boot
+ *          from the arrays, before the point of no return; the executor
+ *          has undone confirm-boot, so the old root is the default again):
+ *          the steps before this one can only be undone from the old root.
+ *          The undo mounts the old root, makes it a journal location (the
+ *          executor's next commit, "undoing", reaches it), makes sure its
+ *          resume unit is installed, records this boot id, schedules a
+ *          reboot and returns -ERESTART.  The resume unit on the old root
+ *          then finishes the rollback; should the machine come back on the
+ *          arrays instead, the recorded boot id shows it and the undo
+ *          stops rather than reboot in a loop.
  *
  * With after_switch (plans that switch-root without a reboot first) the
  * system already runs from the arrays, but nothing has booted them: the
@@ -29,10 +40,12 @@
  * line names it: a switch keeps the old kernel and its root=), so the old
  * disk is overwritten only after the initramfs and the boot loader have
  * proved themselves. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "exec/resume-unit.h"
 #include "steps/kinds.h"
 #include "steps/switch-root.h"
 #include "steps/target.h"
@@ -40,9 +53,28 @@
 #include "util/run.h"
 #include "util/strutil.h"
 
-static char *boot_id_file(const char *dir, const struct plan_step *step) {
+/* Files next to the journal: SUFFIX_APPLY lists the boots apply rebooted
+ * from, SUFFIX_UNDO the boot the undo rebooted from to finish a rollback. */
+#define SUFFIX_APPLY "boot-id"
+#define SUFFIX_UNDO "rollback-boot-id"
+
+static char *boot_id_file(const char *dir, const struct plan_step *step, const char *suffix) {
         char *p;
-        return asprintf(&p, "%s/%s.boot-id", dir, step->id) < 0 ? NULL : p;
+        return asprintf(&p, "%s/%s.%s", dir, step->id, suffix) < 0 ? NULL : p;
+}
+
+/* Writes text to the step's file with suffix next to every copy of the
+ * journal. */
+static int write_boot_ids(struct step_context *ctx, const struct plan_step *step, const char *suffix, const char *text) {
+        for (size_t i = 0; ctx->journal && ctx->journal->locations && ctx->journal->locations[i]; i++) {
+                _cleanup_free_ char *f = boot_id_file(ctx->journal->locations[i], step, suffix);
+                if (!f)
+                        return -ENOMEM;
+                int r = step_write_file(ctx, f, text, strlen(text), 0600);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* 1 when the running kernel was booted with root= naming the new root. */
@@ -81,7 +113,7 @@ static int recorded_boot_ids(struct step_context *ctx, const struct plan_step *s
         *ret_last = *ret_all = NULL;
         *ret_n = 0;
         for (size_t i = 0; dirs[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(dirs[i], step), *all = NULL;
+                _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_APPLY), *all = NULL;
                 size_t size, n = 0;
                 const char *last = NULL;
                 if (!f)
@@ -162,14 +194,9 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                 record = NULL;
         if (!record)
                 return -ENOMEM;
-        for (size_t i = 0; ctx->journal && ctx->journal->locations && ctx->journal->locations[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(ctx->journal->locations[i], step);
-                if (!f)
-                        return -ENOMEM;
-                r = step_write_file(ctx, f, record, strlen(record), 0600);
-                if (r < 0)
-                        return r;
-        }
+        r = write_boot_ids(ctx, step, SUFFIX_APPLY, record);
+        if (r < 0)
+                return r;
         if (ctx->dry_run) {
                 printf(after_switch(ctx, step) ? "would wait for a reboot by the administrator (%s); then 'rootraid resume' continues\n"
                                                : "would reboot (%s); then 'rootraid resume' continues\n",
@@ -199,9 +226,86 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
         return -ERESTART;
 }
 
+static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
+        char *const *dirs = ctx->journal && ctx->journal->locations ? ctx->journal->locations : NULL;
+        _cleanup_free_ char *now = NULL;
+        char exe[PATH_MAX];
+        ssize_t n;
+        int r;
+
+        r = target_running_from_new_root(ctx->plan);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot tell which root the machine runs from: %m");
+        if (r == 0) {
+                /* On the old root: nothing to undo; the handover is over. */
+                for (size_t i = 0; !ctx->dry_run && dirs && dirs[i]; i++) {
+                        _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_UNDO);
+                        if (f && unlink(f) < 0 && errno != ENOENT)
+                                return step_error(ctx, errno, "Cannot remove %s: %m", f);
+                }
+                return 0;
+        }
+
+        r = target_boot_id(&now);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot read the boot id: %m");
+        for (size_t i = 0; dirs && dirs[i]; i++) {
+                _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_UNDO), *then = NULL;
+                if (!f)
+                        return -ENOMEM;
+                if (read_one_line_file(f, &then) >= 0 && !isempty(then) && !streq(then, now))
+                        return step_error(ctx, EHOSTUNREACH,
+                                          "The rollback rebooted this machine to finish on the old root, but it came back "
+                                          "on the arrays. Make the firmware start the old disk (its GRUB boots the old root "
+                                          "by default again), then run 'rootraid rollback' there; nothing of the old root "
+                                          "has been touched.");
+        }
+
+        r = target_old_root_mount(ctx);
+        if (r == -ENOENT)
+                return step_error(ctx, r, "The old root filesystem is gone, so there is nothing to roll back to.");
+        if (r < 0)
+                return r;
+        if (ctx->dry_run) {
+                printf("would make %s a journal location, install %s there, and reboot into the old root, whose resume "
+                       "unit finishes the rollback\n",
+                       TARGET_OLD_ROOT_DIR JOURNAL_DIR, RESUME_UNIT_NAME);
+                return 0;
+        }
+        if (!ctx->journal)
+                return step_error(ctx, EINVAL, "Handing the rollback over to the old root needs the journal.");
+        r = journal_add_location(ctx->journal, TARGET_OLD_ROOT_DIR JOURNAL_DIR);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot keep the journal on the old root (%s): %m", TARGET_OLD_ROOT_DIR JOURNAL_DIR);
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+                return step_error(ctx, errno, "Cannot find the rootraid binary (/proc/self/exe): %m");
+        exe[n] = '\0';
+        {
+                _cleanup_free_ char *e = NULL;
+                r = resume_unit_install(TARGET_OLD_ROOT_DIR, exe, &e);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot install the resume unit on the old root: %s", e ? e : strerror(-r));
+        }
+        _cleanup_free_ char *record = NULL;
+        if (asprintf(&record, "%s\n", now) < 0)
+                return -ENOMEM;
+        r = write_boot_ids(ctx, step, SUFFIX_UNDO, record);
+        if (r < 0)
+                return r;
+        sync();
+        r = target_schedule_systemctl("reboot");
+        if (r < 0)
+                return step_error(ctx, r, "Cannot schedule the reboot into the old root (systemd-run failed).");
+        free(ctx->error);
+        ctx->error = strdup("The old root is the default boot again. Rebooting into it in 5 seconds: its resume unit "
+                            "finishes the rollback there by itself ('rootraid status' shows it once the machine is back).");
+        return -ERESTART; /* the executor keeps the step "undoing" and prints ctx->error */
+}
+
 const struct step_ops step_reboot = {
         .kind = STEP_REBOOT,
         .check = reboot_check,
         .apply = reboot_apply,
-        .undo = NULL,
+        .undo = reboot_undo,
 };

@@ -312,11 +312,38 @@ static const char *old_device_uuid(const struct plan *p, const char *device) {
         return NULL;
 }
 
-int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_mounted) {
-        const char *dev, *want, *sub;
+/* Mounts the old filesystem that was mounted at mountpoint (per the plan's
+ * facts) on at, unless something is mounted there already.  -ENOENT when
+ * the facts do not name it or its UUID is gone (overwritten: past the point
+ * of no return); *ret_found false when the facts do not name it. */
+static int old_fs_mount(struct step_context *ctx, const char *mountpoint, const char *at, bool *ret_found) {
         _cleanup_free_ char *type = NULL, *uuid = NULL, *label = NULL, *real = NULL;
-        char *dir;
+        const char *dev = old_mount_device(ctx->plan, mountpoint), *want;
         dev_t d;
+
+        *ret_found = dev != NULL;
+        if (!dev)
+                return -ENOENT;
+        want = old_device_uuid(ctx->plan, dev);
+        real = realpath(dev, NULL);
+        if (!real || signatures_probe_fs(real, &type, &uuid, &label) < 0 || !uuid || !want ||
+            strcasecmp(uuid, want) != 0)
+                return -ENOENT;
+        if (ctx->dry_run)
+                printf("would mount %s on %s\n", real, at);
+        else if (target_mounted_dev(at, &d) < 0) {
+                (void) mkdir_p(at, 0700);
+                if (mount(real, at, type, 0, NULL) < 0)
+                        return step_error(ctx, errno, "Cannot mount the old filesystem %s (%s) on %s: %m", real, mountpoint,
+                                          at);
+        }
+        return 0;
+}
+
+int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_mounted) {
+        const char *sub = "grub";
+        bool found;
+        char *dir;
         int r;
 
         r = target_running_from_new_root(ctx->plan);
@@ -335,27 +362,15 @@ int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_moun
                 *ret_mounted = false;
                 return 0;
         }
-        dev = old_mount_device(ctx->plan, "/boot");
-        sub = "grub";
-        if (!dev) {
-                dev = old_mount_device(ctx->plan, "/");
+        r = old_fs_mount(ctx, "/boot", TARGET_OLD_DIR, &found);
+        if (!found) {
                 sub = "boot/grub";
+                r = old_fs_mount(ctx, "/", TARGET_OLD_DIR, &found);
         }
-        if (!dev)
+        if (!found)
                 return step_error(ctx, ENOENT, "The plan's facts do not say where the old root was.");
-        want = old_device_uuid(ctx->plan, dev);
-        real = realpath(dev, NULL);
-        if (!real || signatures_probe_fs(real, &type, &uuid, &label) < 0 || !uuid || !want ||
-            strcasecmp(uuid, want) != 0)
-                return -ENOENT; /* overwritten: past the point of no return */
-        if (ctx->dry_run)
-                printf("would mount %s on %s\n", real, TARGET_OLD_DIR);
-        else if (target_mounted_dev(TARGET_OLD_DIR, &d) < 0) {
-                (void) mkdir_p(TARGET_OLD_DIR, 0700);
-                if (mount(real, TARGET_OLD_DIR, type, 0, NULL) < 0)
-                        return step_error(ctx, errno, "Cannot mount the old boot filesystem %s on %s: %m", real,
-                                          TARGET_OLD_DIR);
-        }
+        if (r < 0)
+                return r;
         if (asprintf(&dir, TARGET_OLD_DIR "/%s", sub) < 0)
                 return -ENOMEM;
         *ret_dir = dir;
@@ -363,13 +378,29 @@ int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_moun
         return 0;
 }
 
-void target_old_umount(void) {
+int target_old_root_mount(struct step_context *ctx) {
+        bool found;
+        int r = old_fs_mount(ctx, "/", TARGET_OLD_ROOT_DIR, &found);
+        if (!found)
+                return step_error(ctx, ENOENT, "The plan's facts do not say where the old root was.");
+        return r;
+}
+
+static void umount_all(const char *path) {
         dev_t d;
         if (run_get_dry_run())
                 return;
-        while (target_mounted_dev(TARGET_OLD_DIR, &d) >= 0)
-                if (umount2(TARGET_OLD_DIR, 0) < 0 && umount2(TARGET_OLD_DIR, MNT_DETACH) < 0)
+        while (target_mounted_dev(path, &d) >= 0)
+                if (umount2(path, 0) < 0 && umount2(path, MNT_DETACH) < 0)
                         break;
+}
+
+void target_old_umount(void) {
+        umount_all(TARGET_OLD_DIR);
+}
+
+void target_old_root_umount(void) {
+        umount_all(TARGET_OLD_ROOT_DIR);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {

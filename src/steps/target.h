@@ -19,6 +19,9 @@
 
 #define TARGET_STATE_DIR "/run/rootraid/state"
 #define TARGET_OLD_DIR "/run/rootraid/old"
+/* The old root filesystem, while a rollback that runs from the new root
+ * hands over to it (the reboot step's undo). */
+#define TARGET_OLD_ROOT_DIR "/run/rootraid/old-root"
 
 /* The new root's filesystem UUID, from the plan's target layout, or NULL. */
 const char *target_root_fs_uuid(const struct plan *p);
@@ -73,6 +76,11 @@ int target_run(const char *root, const char *const *argv, char **ret_stdout);
  * filesystem is gone (its UUID is no longer there). */
 int target_old_grub_dir(struct step_context *ctx, char **ret_dir, bool *ret_mounted);
 void target_old_umount(void);
+
+/* Mounts the old root filesystem at TARGET_OLD_ROOT_DIR (unless mounted
+ * there already).  -ENOENT when it is gone. */
+int target_old_root_mount(struct step_context *ctx);
+void target_old_root_umount(void);
 
 /* Checks every initramfs of root (or the one of kernel_release) for mdadm,
  * its mdadm.conf and an ARRAY line for each UUID of arrays (a JSON array of

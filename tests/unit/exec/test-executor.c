@@ -112,6 +112,19 @@ static int fake_undo(struct step_context *ctx, const struct plan_step *step) {
         if (!ctx->dry_run)
                 append(ctx->target_dir, "undo.log", name);
         kill_point(step, "undo");
+        /* As the reboot kind does from the new root: the rest of the
+         * rollback happens after a reboot (the marker is gone by then). */
+        char marker[64];
+        snprintf(marker, sizeof marker, "undo-restart-%s", name);
+        if (!ctx->dry_run && test_exists(ctx->target_dir, marker)) {
+                char *m = test_path(ctx->target_dir, marker);
+                ASSERT(unlink(m) == 0);
+                free(m);
+                free(path);
+                free(ctx->error);
+                ctx->error = strdup("rebooting into the old root, where the rollback goes on.");
+                return -ERESTART;
+        }
         int r = ctx->dry_run || unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
         free(path);
         return r < 0 ? step_error(ctx, r, "cannot remove the file") : 0;
@@ -586,28 +599,46 @@ static void test_rollback_refused_after_switch(void) {
         fixture_done(&f);
 }
 
-static void test_rollback_killed_then_repeated(void) {
+/* The rollback stopped while undoing s2 (s4 and s3 undone, s1 done): an
+ * apply is refused, and resume undoes s2 again and s1. */
+static void assert_resume_finishes_rollback(struct fixture *f, char **e) {
+        struct journal *j = load(f);
+        ASSERT(j->run_state == RUN_STATE_ROLLING_BACK);
+        ASSERT(j->steps[3].state == STEP_STATE_UNDONE && j->steps[2].state == STEP_STATE_UNDONE);
+        ASSERT(j->steps[1].state == STEP_STATE_UNDOING && j->steps[0].state == STEP_STATE_DONE);
+        ASSERT(test_exists(f->state, "s1"));
+        /* An apply now would fight the unfinished rollback. */
+        ASSERT_ERR(apply(f, j, e), EINPROGRESS);
+        ASSERT_OK(executor_resume(f->plan, j, fake_table, &f->opts, e));
+        assert_log(f, "undo.log", "s4\ns3\ns2\ns2\ns1\n");
+        ASSERT(j->run_state == RUN_STATE_ROLLED_BACK);
+        for (size_t i = 0; i < N_STEPS; i++)
+                ASSERT(!test_exists(f->state, ids[i]) && j->steps[i].state == STEP_STATE_UNDONE);
+        journal_free(j);
+}
+
+/* A rollback stopped at s2, killed during its undo, or handed over to a
+ * reboot by it (as the reboot step does when it runs from the new root:
+ * the steps after it are undone, it stays "undoing", nothing before it is
+ * touched); the resume after it finishes the rollback. */
+static void test_rollback_stopped_then_resumed(bool by_reboot) {
         struct fixture f;
         char *e = NULL;
 
         fixture_init(&f, N_STEPS);
         struct journal *j = new_journal(&f);
         ASSERT_OK(apply(&f, j, &e));
+        if (by_reboot) {
+                test_write(f.state, "undo-restart-s2", "");
+                ASSERT_ERR(executor_rollback(f.plan, j, fake_table, &f.opts, &e), ERESTART);
+                ASSERT_CONTAINS(e, "'s2'");
+                ASSERT_CONTAINS(e, "rebooting into the old root");
+                assert_log(&f, "undo.log", "s4\ns3\ns2\n");
+                ASSERT(test_exists(f.state, "s2"));
+        } else
+                run_child_killed(&f, true, "s2", "undo", NULL);
         journal_free(j);
-
-        run_child_killed(&f, true, "s2", "undo", NULL);
-        j = load(&f);
-        ASSERT(j->run_state == RUN_STATE_ROLLING_BACK);
-        ASSERT(j->steps[1].state == STEP_STATE_UNDOING);
-        ASSERT(j->steps[0].state == STEP_STATE_DONE);
-        /* An apply now would fight the unfinished rollback. */
-        ASSERT_ERR(apply(&f, j, &e), EINPROGRESS);
-        /* resume finishes the rollback. */
-        ASSERT_OK(executor_resume(f.plan, j, fake_table, &f.opts, &e));
-        assert_log(&f, "undo.log", "s4\ns3\ns2\ns2\ns1\n");
-        for (size_t i = 0; i < N_STEPS; i++)
-                ASSERT(!test_exists(f.state, ids[i]) && j->steps[i].state == STEP_STATE_UNDONE);
-        journal_free(j);
+        assert_resume_finishes_rollback(&f, &e);
         free(e);
         fixture_done(&f);
 }
@@ -922,7 +953,8 @@ int main(void) {
         test_rollback_after_failure();
         test_rollback_refused_after_point_of_no_return();
         test_rollback_refused_after_switch();
-        test_rollback_killed_then_repeated();
+        test_rollback_stopped_then_resumed(false);
+        test_rollback_stopped_then_resumed(true);
         test_done_step_no_longer_holds();
         test_refusals_before_anything_runs();
         test_interrupt_between_steps();
