@@ -277,7 +277,7 @@ int signatures_kernel_partitions_match(const char *dev) {
         return 1;
 }
 
-int signatures_reread_partitions(const char *dev) {
+static int reread_once(const char *dev) {
         _cleanup_(view_done) struct partitions_view v = { .fd = -EBADF };
         int r;
 
@@ -311,6 +311,21 @@ int signatures_reread_partitions(const char *dev) {
                         return r;
         }
         return 0;
+}
+
+int signatures_reread_partitions(const char *dev) {
+        int r;
+
+        /* A partition just let go of (an array stopped, its superblock
+         * erased) stays open for a moment while udev probes it again:
+         * dropping it fails with EBUSY (seen in a guest, rolling back right
+         * after create-swap's undo).  Up to 10 s. */
+        for (unsigned i = 0;; i++) {
+                r = reread_once(dev);
+                if (r != -EBUSY || i >= 50)
+                        return r;
+                (void) usleep(200 * 1000);
+        }
 }
 
 int signatures_check_fs(struct step_context *ctx, const char *dev, const char *type, const char *uuid, const char *label) {

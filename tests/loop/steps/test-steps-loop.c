@@ -9,6 +9,7 @@
  * it was, a dry run changes nothing, and SIGKILL at random moments of the
  * apply followed by resume always ends in the planned state.
  * Needs root and loop devices; exits 77 otherwise. */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include "tests/unit/exec/exec-test.h"
 #include "exec/executor.h"
 #include "steps/kinds.h"
+#include "steps/signatures.h"
 #include "util/run.h"
 #include "util/strutil.h"
 
@@ -333,6 +335,37 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
+/* The kernel's copy of a table that is gone is dropped even while udev
+ * (here a child process) still holds a partition open for a moment: the
+ * drop is retried on EBUSY rather than given up (a rollback in a guest left
+ * the new disk's partitions in the kernel that way). */
+static void test_reread_waits_for_busy_partition(void) {
+        int ready[2];
+
+        make_stale_disk();
+        ASSERT(pipe(ready) == 0);
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                int fd = open(p1, O_RDONLY | O_CLOEXEC);
+                (void) !write(ready[1], fd >= 0 ? "y" : "n", 1);
+                usleep(1500 * 1000);
+                _exit(0);
+        }
+        char c = 0;
+        ASSERT(read(ready[0], &c, 1) == 1 && c == 'y');
+        close(ready[0]);
+        close(ready[1]);
+        const char *wipe[] = { "wipefs", "--all", "--quiet", dev, NULL };
+        ASSERT(run_argv(wipe, RUN_QUIET_STDERR, NULL, NULL) == 0);
+        ASSERT(access(p1, F_OK) == 0); /* the kernel could not drop it yet */
+        ASSERT_OK(signatures_reread_partitions(dev));
+        ASSERT(signatures_kernel_partitions_match(dev) == 1);
+        ASSERT(access(p1, F_OK) < 0 && access(p2, F_OK) < 0);
+        int status;
+        ASSERT(waitpid(pid, &status, 0) == pid);
+}
+
 static void test_apply_noop_rollback(void) {
         struct executor_options opts = {};
         char *e = NULL;
@@ -623,6 +656,7 @@ int main(void) {
 
         test_wipe_reaches_partition_contents();
         test_refuses_disk_in_use();
+        test_reread_waits_for_busy_partition();
         test_apply_noop_rollback();
         test_dry_run_changes_nothing();
         test_killed_then_resumed();
