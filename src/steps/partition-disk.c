@@ -244,6 +244,11 @@ static int partition_disk_apply(struct step_context *ctx, const struct plan_step
                 return r;
         /* Remove the magic of any old table while writing the new one. */
         fdisk_enable_wipe(cxt, 1);
+        /* Keep the MBR's boot code (libfdisk zeroes it by default): on the
+         * old disk it is GRUB's until the next step installs it anew, and a
+         * power cut between the two (a crash chain did it) left a valid
+         * 0x55AA sector of zeroed code that the BIOS ran, and hung. */
+        fdisk_enable_bootbits_protection(cxt, 1);
         r = fdisk_create_disklabel(cxt, a.label);
         if (r < 0)
                 return step_error(ctx, r, "Cannot create a %s table on %s: %m", a.label, a.disk);
