@@ -234,20 +234,12 @@ static bool is_other_root(const char *dir) {
 
 int exec_resume_unit_install(const char *target_dir) {
         const char *roots[] = { "/", is_other_root(target_dir) ? target_dir : NULL };
-        char self[PATH_MAX];
-        ssize_t n;
 
-        /* The unit runs the binary that is running now, wherever it is; the
-         * copy put the same path on the new root. */
-        n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n < 0)
-                return log_error_errno(errno, "Cannot find the rootraid binary (/proc/self/exe): %m");
-        self[n] = '\0';
         for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
                 _cleanup_free_ char *e = NULL;
                 if (!roots[i])
                         continue;
-                int r = resume_unit_install(roots[i], self, &e);
+                int r = resume_unit_install_self(roots[i], &e);
                 if (r < 0)
                         return log_error_errno(r, "Cannot install the resume unit: %s", e ? e : strerror(-r));
         }

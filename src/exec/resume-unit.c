@@ -67,6 +67,19 @@ static int fail(char **ret_error, int r, const char *what, const char *path) {
         return r;
 }
 
+int resume_unit_install_self(const char *root, char **ret_error) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+        if (n < 0) {
+                int r = -errno;
+                *ret_error = strdup("cannot find the rootraid binary (/proc/self/exe)");
+                return r;
+        }
+        self[n] = '\0';
+        return resume_unit_install(root, self, ret_error);
+}
+
 int resume_unit_install(const char *root, const char *exec_path, char **ret_error) {
         _cleanup_free_ char *unit = NULL, *link = NULL, *text = NULL, *wants = NULL;
         char target[PATH_MAX];

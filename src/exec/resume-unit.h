@@ -23,6 +23,10 @@ int resume_unit_text(const char *exec_path, char **ret);
  * the unit.  *ret_error (caller frees) says what failed. */
 int resume_unit_install(const char *root, const char *exec_path, char **ret_error);
 
+/* resume_unit_install() for the rootraid binary that is running now
+ * (/proc/self/exe): the copy put the same path on the new root. */
+int resume_unit_install_self(const char *root, char **ret_error);
+
 /* Removes the symlink and the unit file from root; what is already gone is
  * fine.  Nothing else is touched. */
 int resume_unit_remove(const char *root, char **ret_error);

@@ -40,7 +40,6 @@
  * line names it: a switch keeps the old kernel and its root=), so the old
  * disk is overwritten only after the initramfs and the boot loader have
  * proved themselves. */
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -229,8 +228,6 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
 static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         char *const *dirs = ctx->journal && ctx->journal->locations ? ctx->journal->locations : NULL;
         _cleanup_free_ char *now = NULL;
-        char exe[PATH_MAX];
-        ssize_t n;
         int r;
 
         r = target_running_from_new_root(ctx->plan);
@@ -277,13 +274,9 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         r = journal_add_location(ctx->journal, TARGET_OLD_ROOT_DIR JOURNAL_DIR);
         if (r < 0)
                 return step_error(ctx, r, "Cannot keep the journal on the old root (%s): %m", TARGET_OLD_ROOT_DIR JOURNAL_DIR);
-        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
-                return step_error(ctx, errno, "Cannot find the rootraid binary (/proc/self/exe): %m");
-        exe[n] = '\0';
         {
                 _cleanup_free_ char *e = NULL;
-                r = resume_unit_install(TARGET_OLD_ROOT_DIR, exe, &e);
+                r = resume_unit_install_self(TARGET_OLD_ROOT_DIR, &e);
                 if (r < 0)
                         return step_error(ctx, r, "Cannot install the resume unit on the old root: %s", e ? e : strerror(-r));
         }
