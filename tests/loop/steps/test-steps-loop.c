@@ -366,9 +366,10 @@ static void test_reread_waits_for_busy_partition(void) {
         ASSERT(waitpid(pid, &status, 0) == pid);
 }
 
-/* A DOS table written over an old one keeps the MBR's boot code (on the
- * old disk, GRUB's until the boot loader step installs it again). */
-static void test_dos_table_keeps_boot_code(void) {
+/* A table written over an old one keeps the MBR's boot code (on the old
+ * disk, GRUB's until the boot loader step installs it again): a DOS table,
+ * and GPT's protective MBR. */
+static void test_table_keeps_boot_code(const char *label) {
         unsigned char code[440], b[512];
 
         make_stale_disk();
@@ -378,18 +379,20 @@ static void test_dos_table_keeps_boot_code(void) {
         ASSERT(fd >= 0 && pwrite(fd, code, sizeof code, 0) == (ssize_t) sizeof code && fsync(fd) == 0);
         close(fd);
         struct plan *p = make_plan();
-        json_object *a = p->steps[1].args, *parts = json_object_new_array();
-        json_object_object_add(a, "label", json_object_new_string("dos"));
-        json_object_object_add(a, "disk_id", json_object_new_string("0x15f64b23"));
-        json_object *part = partition(1, 1 * MiB, 32 * MiB, "0xfd", "root", P1_UUID, true);
-        json_object_object_add(part, "name", NULL);
-        json_object_object_add(part, "uuid", NULL);
-        json_object_array_add(parts, part);
-        json_object_object_add(a, "partitions", parts);
+        if (streq(label, "dos")) {
+                json_object *a = p->steps[1].args, *parts = json_object_new_array();
+                json_object_object_add(a, "label", json_object_new_string("dos"));
+                json_object_object_add(a, "disk_id", json_object_new_string("0x15f64b23"));
+                json_object *part = partition(1, 1 * MiB, 32 * MiB, "0xfd", "root", P1_UUID, true);
+                json_object_object_add(part, "name", NULL);
+                json_object_object_add(part, "uuid", NULL);
+                json_object_array_add(parts, part);
+                json_object_object_add(a, "partitions", parts);
+        }
         struct step_context ctx = { .plan = p, .target_dir = state, .step = &p->steps[1] };
         int r = step_table[STEP_PARTITION_DISK]->apply(&ctx, &p->steps[1]);
         if (r < 0)
-                fprintf(stderr, "partition: %s\n", strna(ctx.error));
+                fprintf(stderr, "partition (%s): %s\n", label, strna(ctx.error));
         ASSERT_OK(r);
         free(ctx.error);
         fd = open(dev, O_RDONLY | O_CLOEXEC);
@@ -692,7 +695,8 @@ int main(void) {
         test_wipe_reaches_partition_contents();
         test_refuses_disk_in_use();
         test_reread_waits_for_busy_partition();
-        test_dos_table_keeps_boot_code();
+        test_table_keeps_boot_code("dos");
+        test_table_keeps_boot_code("gpt");
         test_apply_noop_rollback();
         test_dry_run_changes_nothing();
         test_killed_then_resumed();
