@@ -18,7 +18,9 @@
  *     recording it) -> commit "done" without applying.  Else apply(), then
  *     check() again, which must hold; commit "done" (COMMIT POINT: the step
  *     is finished).  An error commits "failed" with the sentence and stops;
- *     `resume` starts over at that step.
+ *     `resume` starts over at that step.  An apply that returns -ERESTART
+ *     (the machine reboots or switches) leaves the step "running",
+ *     committed once more to every location, including one the step added.
  *   - between steps, a SIGINT/SIGTERM stops the run with -ECANCELED.
  *
  * Rollback: refused when any step at or after the point of no return (the
@@ -324,15 +326,22 @@ static int apply_one(struct run *x, size_t i) {
                 if (r < 0)
                         return step_failed(x, i, r, "cannot prepare it");
                 r = ops->apply(&x->ctx, s);
-                if (r == -ERESTART)
+                if (r == -ERESTART) {
                         /* The step goes on after a reboot (the reboot and
                          * switch-root kinds): it stays "running", and the
-                         * resume after the boot checks it.  The step may
-                         * say what happens instead of a plain reboot. */
+                         * resume after the boot checks it.  Committed once
+                         * more, wherever the step asked (the reboot kind
+                         * adds the old root's copy after a switch).  The
+                         * step may say what happens instead of a plain
+                         * reboot. */
+                        int k = commit(x);
+                        if (k < 0)
+                                return k;
                         return x->ctx.error
                                        ? fail(x, r, "Step '%s': %s", s->id, x->ctx.error)
                                        : fail(x, r, "Step '%s': the machine is rebooting. Once it is back, run 'rootraid resume'.",
                                               s->id);
+                }
                 if (r < 0)
                         return step_failed(x, i, r, "apply failed");
                 r = ops->check(&x->ctx, s);
