@@ -443,6 +443,13 @@ static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
 
         if (once == p->n_steps || reboot == p->n_steps)
                 return 0; /* not a plan that can boot the arrays once: refuse */
+        if (x->opts->dry_run)
+                return fail(x, -EIO,
+                            "This machine runs from the old root, and the journal here says step '%s' switched the "
+                            "services onto the arrays: this root is stale. 'rootraid resume' would arm the one-time "
+                            "entry again (step '%s') and reboot into the arrays once more (step '%s'), unless it did so "
+                            "from here in an earlier boot already (then it refuses); no other step runs here.",
+                            p->steps[sw].id, p->steps[once].id, p->steps[reboot].id);
         r = read_one_line_file("/proc/sys/kernel/random/boot_id", &now);
         if (r < 0)
                 return fail(x, r, "Cannot read the boot id: %s", strerror(-r));
@@ -498,7 +505,7 @@ static int refuse_stale_root(struct run *x, struct journal *j) {
                 return fail(x, r, "Cannot tell whether the system runs from the arrays: %s", ctx_error(x, r));
         if (r > 0)
                 return 0;
-        if (j->steps[i].state == STEP_STATE_DONE && !x->opts->dry_run) {
+        if (j->steps[i].state == STEP_STATE_DONE) {
                 r = retry_from_stale_root(x, j, i);
                 if (r < 0)
                         return r;

@@ -706,6 +706,14 @@ static void test_stale_root_after_switch(void) {
         ASSERT(j->steps[1].state == STEP_STATE_DONE && j->steps[2].state == STEP_STATE_RUNNING &&
                j->steps[3].state == STEP_STATE_PENDING);
 
+        /* A dry run says what resume would do, and does nothing. */
+        f.opts.dry_run = true;
+        test_write(f.state, "s1", "spent");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
+        f.opts.dry_run = false;
+        ASSERT_CONTAINS(e, "would arm the one-time entry again (step 's1')");
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\n");
+
         /* Resumed again in the same boot (before the reboot): the same. */
         test_write(f.state, "s1", "spent");
         ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), ERESTART);
