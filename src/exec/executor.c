@@ -18,8 +18,17 @@
  *     recording it) -> commit "done" without applying.  Else apply(), then
  *     check() again, which must hold; commit "done" (COMMIT POINT: the step
  *     is finished).  An error commits "failed" with the sentence and stops;
- *     `resume` starts over at that step.
+ *     `resume` starts over at that step.  An apply that returns -ERESTART
+ *     (the machine reboots or switches) leaves the step "running",
+ *     committed once more to every location, including one the step added.
  *   - between steps, a SIGINT/SIGTERM stops the run with -ECANCELED.
+ *
+ * A stale old root: once a switch-root step has started, the old root
+ * running again must not run the steps before it (they would copy this
+ * root over the arrays).  If the switch was done (only the switched system
+ * commits that here), the arrays hold the live data: the executor re-arms
+ * the one-time boot and reboots into the arrays once (retry_from_stale_root),
+ * and refuses on a second return; if it was only running, it refuses.
  *
  * Rollback: refused when any step at or after the point of no return (the
  * first step that writes the old disk) has left "pending", since the old
@@ -43,6 +52,7 @@
 #include "exec/events.h"
 #include "exec/executor.h"
 #include "exec/hooks.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/run.h"
 #include "util/strutil.h"
@@ -324,15 +334,22 @@ static int apply_one(struct run *x, size_t i) {
                 if (r < 0)
                         return step_failed(x, i, r, "cannot prepare it");
                 r = ops->apply(&x->ctx, s);
-                if (r == -ERESTART)
+                if (r == -ERESTART) {
                         /* The step goes on after a reboot (the reboot and
                          * switch-root kinds): it stays "running", and the
-                         * resume after the boot checks it.  The step may
-                         * say what happens instead of a plain reboot. */
+                         * resume after the boot checks it.  Committed once
+                         * more, wherever the step asked (the reboot kind
+                         * adds the old root's copy after a switch).  The
+                         * step may say what happens instead of a plain
+                         * reboot. */
+                        int k = commit(x);
+                        if (k < 0)
+                                return k;
                         return x->ctx.error
                                        ? fail(x, r, "Step '%s': %s", s->id, x->ctx.error)
                                        : fail(x, r, "Step '%s': the machine is rebooting. Once it is back, run 'rootraid resume'.",
                                               s->id);
+                }
                 if (r < 0)
                         return step_failed(x, i, r, "apply failed");
                 r = ops->check(&x->ctx, s);
@@ -391,7 +408,91 @@ static size_t switch_started(const struct plan *p, const struct journal *j) {
         return p->n_steps;
 }
 
-static int refuse_stale_root(struct run *x, const struct journal *j) {
+/* The index of the first step of kind k from index from on, or p->n_steps. */
+static size_t find_kind(const struct plan *p, enum step_kind k, size_t from) {
+        for (size_t i = from; i < p->n_steps; i++)
+                if (p->steps[i].kind == k)
+                        return i;
+        return p->n_steps;
+}
+
+/* The file next to every copy of the journal that records the boot in which
+ * the old root rebooted into the arrays once more (retry_from_stale_root). */
+static char *retry_file(const char *dir, const struct plan_step *reboot) {
+        char *p;
+        return asprintf(&p, "%s/%s" EXECUTOR_RETRY_SUFFIX, dir, reboot->id) < 0 ? NULL : p;
+}
+
+/* The old root runs, and its journal says the switch was done: only the
+ * switched system commits that here (the reboot step, after the switch,
+ * makes this copy a journal location), so the switch happened, the arrays
+ * hold the live data, and the first real boot from them was cut before
+ * confirm-boot (or failed: from here the two look the same).  As the plain
+ * reboot mode does, reboot into the arrays once more, unattended: re-arm
+ * boot-once's one-time entry, record this boot, and apply the reboot step,
+ * which on the old root reboots.  No other step runs on this stale root.
+ * Back here in another boot after that, the boot from the arrays failed
+ * twice: refuse.  The record lives only on the old root (its only journal
+ * location here), which the migration overwrites once it goes on from the
+ * arrays (partition-old-disk, after confirm-boot). */
+static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
+        const struct plan *p = x->plan;
+        size_t once = find_kind(p, STEP_BOOT_ONCE, 0), reboot = find_kind(p, STEP_REBOOT, sw);
+        _cleanup_free_ char *now = NULL, *text = NULL;
+        int r;
+
+        if (once == p->n_steps || reboot == p->n_steps)
+                return 0; /* not a plan that can boot the arrays once: refuse */
+        if (x->opts->dry_run)
+                return fail(x, -EIO,
+                            "This machine runs from the old root, and the journal here says step '%s' switched the "
+                            "services onto the arrays: this root is stale. 'rootraid resume' would arm the one-time "
+                            "entry again (step '%s') and reboot into the arrays once more (step '%s'), unless it did so "
+                            "from here in an earlier boot already (then it refuses); no other step runs here.",
+                            p->steps[sw].id, p->steps[once].id, p->steps[reboot].id);
+        r = read_one_line_file("/proc/sys/kernel/random/boot_id", &now);
+        if (r < 0)
+                return fail(x, r, "Cannot read the boot id: %s", strerror(-r));
+        for (size_t i = 0; j->locations && j->locations[i]; i++) {
+                _cleanup_free_ char *f = retry_file(j->locations[i], &p->steps[reboot]), *then = NULL;
+                if (!f)
+                        return -ENOMEM;
+                if (read_one_line_file(f, &then) >= 0 && !isempty(then) && !streq(then, now))
+                        return fail(x, -EIO,
+                                    "This machine runs from the old root again, although step '%s' switched the services "
+                                    "onto the arrays, which hold the live data; this root is stale. rootraid already "
+                                    "rebooted into the arrays once more from here, and came back here again: the boot "
+                                    "from the arrays failed (or was cut) twice. rootraid does nothing here. Read the "
+                                    "console output of those boots; to try once more, run 'grub-reboot rootraid' and "
+                                    "reboot ('rootraid resume' finishes there).",
+                                    p->steps[sw].id);
+        }
+
+        log_notice("This machine runs from the old root, but the journal here says step '%s' switched the services onto "
+                   "the arrays: they hold the live data, and the first real boot from them was cut (or failed) before "
+                   "it was confirmed. Rebooting into the arrays once more, unattended: step '%s' arms the one-time "
+                   "entry again, then step '%s' reboots. Nothing of this stale root is copied.",
+                   p->steps[sw].id, p->steps[once].id, p->steps[reboot].id);
+        r = apply_one(x, once);
+        if (r < 0)
+                return r;
+        if (asprintf(&text, "%s\n", now) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; j->locations && j->locations[i]; i++) {
+                _cleanup_free_ char *f = retry_file(j->locations[i], &p->steps[reboot]);
+                if (!f)
+                        return -ENOMEM;
+                r = write_file_atomic(f, text, strlen(text), 0600);
+                if (r < 0)
+                        return fail(x, r, "Cannot write %s: %s", f, strerror(-r));
+        }
+        /* Only a reboot stops here: a reboot step that finished on the old
+         * root would let the steps after it run on this stale root. */
+        r = apply_one(x, reboot);
+        return r < 0 ? r : fail(x, -EPROTO, "Step '%s' did not reboot the machine from the old root.", p->steps[reboot].id);
+}
+
+static int refuse_stale_root(struct run *x, struct journal *j) {
         size_t i = switch_started(x->plan, j);
         int r;
 
@@ -404,6 +505,11 @@ static int refuse_stale_root(struct run *x, const struct journal *j) {
                 return fail(x, r, "Cannot tell whether the system runs from the arrays: %s", ctx_error(x, r));
         if (r > 0)
                 return 0;
+        if (j->steps[i].state == STEP_STATE_DONE) {
+                r = retry_from_stale_root(x, j, i);
+                if (r < 0)
+                        return r;
+        }
         return fail(x, -EIO,
                     "This machine runs from the old root, but step '%s' had started to switch the services onto "
                     "the arrays: if the switch happened, they have written there since, and this root is stale. "

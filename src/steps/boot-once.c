@@ -44,6 +44,26 @@ static int next_entry_is(const char *grubdir, const char *entry_id) {
         return strstr(out, want) != NULL;
 }
 
+/* The entry to arm: rendered from the kernels in the new root; when the new
+ * root is not mounted (the old root running again after a switch, which
+ * the executor sends back to the arrays once: see retry_from_stale_root()
+ * in executor.c), the one an earlier apply wrote, which the first boot
+ * from the arrays used. */
+static int boot_once_entry(struct step_context *ctx, const struct plan_step *step, const char *grubdir, char **ret) {
+        const char *root;
+        dev_t dev;
+        int r;
+
+        if ((r = step_arg_string(ctx, step, "root", &root)) < 0)
+                return r;
+        if (!ctx->dry_run && !streq(root, "/") && target_mounted_dev(root, &dev) == -ENOENT) {
+                r = grub_custom_get(grubdir, SECTION, ret);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        return grub_entry_render(ctx, step, ret);
+}
+
 static int boot_once_check(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *grubdir = NULL, *entry = NULL;
         const char *entry_id;
@@ -58,7 +78,7 @@ static int boot_once_check(struct step_context *ctx, const struct plan_step *ste
         r = target_old_grub_dir(ctx, &grubdir, &mounted);
         if (r < 0)
                 return 0;
-        r = grub_entry_render(ctx, step, &entry);
+        r = boot_once_entry(ctx, step, grubdir, &entry);
         if (r >= 0)
                 r = grub_custom_has(grubdir, SECTION, entry);
         if (r > 0)
@@ -109,7 +129,7 @@ static int boot_once_apply(struct step_context *ctx, const struct plan_step *ste
          * can boot it. */
         if (!ctx->dry_run)
                 sync();
-        r = grub_entry_render(ctx, step, &entry);
+        r = boot_once_entry(ctx, step, grubdir, &entry);
         if (r < 0)
                 goto finish;
         r = grub_custom_set(ctx, grubdir, SECTION, entry);

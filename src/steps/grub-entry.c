@@ -45,7 +45,7 @@ static char *strip_section(const char *text, const char *name, bool *ret_found, 
         return out;
 }
 
-int grub_custom_has(const char *grubdir, const char *name, const char *content) {
+int grub_custom_get(const char *grubdir, const char *name, char **ret_content) {
         _cleanup_free_ char *cfg = NULL, *orig = NULL, *absent = NULL, *text = NULL, *rest = NULL, *body = NULL;
         bool found;
 
@@ -54,9 +54,18 @@ int grub_custom_has(const char *grubdir, const char *name, const char *content) 
         if (read_full_file(cfg, 1 << 20, &text, NULL) < 0)
                 return 0;
         rest = strip_section(text, name, &found, &body);
-        if (!rest)
+        if (!rest || (found && !body))
                 return -ENOMEM;
-        return found && body && streq(body, content);
+        if (!found)
+                return 0;
+        *ret_content = TAKE_PTR(body);
+        return 1;
+}
+
+int grub_custom_has(const char *grubdir, const char *name, const char *content) {
+        _cleanup_free_ char *body = NULL;
+        int r = grub_custom_get(grubdir, name, &body);
+        return r <= 0 ? r : streq(body, content);
 }
 
 int grub_custom_set(struct step_context *ctx, const char *grubdir, const char *name, const char *content) {

@@ -20,6 +20,10 @@ int grub_custom_set(struct step_context *ctx, const char *grubdir, const char *n
 /* >0 when GRUBDIR/custom.cfg has section name with exactly content. */
 int grub_custom_has(const char *grubdir, const char *name, const char *content);
 
+/* >0 and the body of section name of GRUBDIR/custom.cfg in *ret_content
+ * (caller frees), 0 when there is none. */
+int grub_custom_get(const char *grubdir, const char *name, char **ret_content);
+
 /* Renders the boot-once step's menu entry from its arguments and the
  * kernels in its root.  Caller frees *ret. */
 int grub_entry_render(struct step_context *ctx, const struct plan_step *boot_once, char **ret);

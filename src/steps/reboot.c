@@ -39,7 +39,15 @@
  * arrays.  Only a kernel started with the new root counts (its command
  * line names it: a switch keeps the old kernel and its root=), so the old
  * disk is overwritten only after the initramfs and the boot loader have
- * proved themselves. */
+ * proved themselves.  Before it waits, apply mounts the old root and makes
+ * its /var/lib/rootraid a journal location again: the executor's commit
+ * after apply ("switch-root done, reboot running") reaches the old root's
+ * copy, which until then said "switch-root running", as after a power cut
+ * before the switch.  Should the old root boot again (that first real boot
+ * cut before confirm-boot), its journal proves the switch happened, and
+ * the executor re-arms boot-once and applies this step there once more
+ * (see refuse_stale_root() in executor.c): on the old root, apply reboots
+ * into the arrays as the plain mode does. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,6 +107,21 @@ static bool after_switch(struct step_context *ctx, const struct plan_step *step)
         bool b = false;
         (void) step_arg_bool(ctx, step, "after_switch", false, &b);
         return b;
+}
+
+/* Mounts the old root filesystem and makes its journal directory a journal
+ * location, which the executor's next commit writes (in a dry run: only
+ * the mount is shown).  -ENOENT when the old root is gone. */
+static int journal_on_old_root(struct step_context *ctx) {
+        int r = target_old_root_mount(ctx);
+        if (r < 0 || ctx->dry_run)
+                return r;
+        if (!ctx->journal)
+                return step_error(ctx, EINVAL, "Keeping the journal on the old root needs the journal.");
+        r = journal_add_location(ctx->journal, TARGET_OLD_ROOT_DIR JOURNAL_DIR);
+        if (r < 0)
+                return step_error(ctx, r, "Cannot keep the journal on the old root (%s): %m", TARGET_OLD_ROOT_DIR JOURNAL_DIR);
+        return 0;
 }
 
 /* The boot ids apply rebooted from, one per line, from the first journal
@@ -170,14 +193,33 @@ static int reboot_check(struct step_context *ctx, const struct plan_step *step) 
 static int reboot_apply(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *now = NULL, *then = NULL, *all = NULL, *record = NULL;
         const char *reason = NULL;
+        bool waits = false;
         size_t n;
         int r;
 
         (void) step_arg_string_optional(ctx, step, "reason", &reason);
+        if (after_switch(ctx, step) && !ctx->dry_run) {
+                r = target_running_from_new_root(ctx->plan);
+                if (r < 0)
+                        return step_error(ctx, r, "Cannot tell which root the machine runs from: %m");
+                /* On the old root, the executor's retry from a stale old
+                 * root (see the top): reboot as the plain mode does. */
+                waits = r > 0;
+        }
+        if (waits) {
+                /* Not fatal: without it the old root refuses to resume after
+                 * a power cut before confirm-boot, as it always did. */
+                r = journal_on_old_root(ctx);
+                if (r < 0)
+                        step_log(ctx, LOG_LEVEL_WARNING, r,
+                                 "The old root's copy of the journal cannot learn that the switch happened (%s). Should "
+                                 "the power fail before confirm-boot, the old root will not resume by itself; run "
+                                 "'grub-reboot rootraid' and reboot there.", ctx->error ? ctx->error : strerror(-r));
+        }
         r = boot_ids(ctx, step, &now, &then, &n, &all);
         if (r < 0)
                 return r;
-        if (after_switch(ctx, step) && then && !streq(then, now) && !ctx->dry_run)
+        if (waits && then && !streq(then, now))
                 /* Waited for a reboot, the machine did reboot, and still the
                  * kernel's root= is the old root: the boot from the arrays
                  * failed, GRUB fell back to the old disk, and the resume
@@ -202,7 +244,7 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                        strna(reason));
                 return 0;
         }
-        if (after_switch(ctx, step)) {
+        if (waits) {
                 switch_root_release();
                 free(ctx->error);
                 ctx->error = strdup("The system runs from the arrays, switched without a reboot. Reboot it when convenient: "
@@ -211,8 +253,15 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                 return -ERESTART; /* the executor prints ctx->error */
         }
         sync();
-        step_log(ctx, LOG_LEVEL_NOTICE, 0, "Rebooting in 5 seconds to %s. Once the machine is back, run 'rootraid resume'.",
-                 strna(reason));
+        if (after_switch(ctx, step)) {
+                /* The retry from the stale old root: the executor said why. */
+                free(ctx->error);
+                ctx->error = strdup("Rebooting into the arrays in 5 seconds (the one-time entry is armed again); the "
+                                    "resume unit goes on there by itself. Should the machine come back on this old root "
+                                    "once more, rootraid stops here and says so.");
+        } else
+                step_log(ctx, LOG_LEVEL_NOTICE, 0, "Rebooting in 5 seconds to %s. Once the machine is back, run 'rootraid resume'.",
+                         strna(reason));
         r = target_schedule_systemctl("reboot");
         if (r < 0) {
                 /* No systemd timer: reboot now; the journal already says
@@ -258,7 +307,7 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
                                           "has been touched.");
         }
 
-        r = target_old_root_mount(ctx);
+        r = journal_on_old_root(ctx);
         if (r == -ENOENT)
                 return step_error(ctx, r, "The old root filesystem is gone, so there is nothing to roll back to.");
         if (r < 0)
@@ -269,11 +318,6 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
                        TARGET_OLD_ROOT_DIR JOURNAL_DIR, RESUME_UNIT_NAME);
                 return 0;
         }
-        if (!ctx->journal)
-                return step_error(ctx, EINVAL, "Handing the rollback over to the old root needs the journal.");
-        r = journal_add_location(ctx->journal, TARGET_OLD_ROOT_DIR JOURNAL_DIR);
-        if (r < 0)
-                return step_error(ctx, r, "Cannot keep the journal on the old root (%s): %m", TARGET_OLD_ROOT_DIR JOURNAL_DIR);
         {
                 _cleanup_free_ char *e = NULL;
                 r = resume_unit_install_self(TARGET_OLD_ROOT_DIR, &e);

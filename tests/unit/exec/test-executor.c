@@ -12,6 +12,7 @@
 #include "exec/executor.h"
 #include "exec/journal.h"
 #include "exec/lock.h"
+#include "util/fileio.h"
 #include "util/run.h"
 #include "util/strutil.h"
 
@@ -94,6 +95,17 @@ static int fake_apply(struct step_context *ctx, const struct plan_step *step) {
         if (test_exists(ctx->target_dir, marker))
                 return -ERESTART;
 
+        /* As the reboot kind does after a switch: one more journal
+         * location (the old root's), which the executor's commit after a
+         * reboot must reach. */
+        snprintf(marker, sizeof marker, "location-%s", name);
+        if (!ctx->dry_run && test_exists(ctx->target_dir, marker)) {
+                char *late = test_path(ctx->target_dir, "late-location");
+                ASSERT_OK(journal_add_location(ctx->journal, late));
+                free(late);
+                return -ERESTART;
+        }
+
         /* A command that complains on stderr, for the log test. */
         snprintf(marker, sizeof marker, "stderr-%s", name);
         if (test_exists(ctx->target_dir, marker)) {
@@ -145,9 +157,26 @@ static const struct step_ops fake_switch_ops = {
         .undo = NULL,
 };
 
+/* And as the boot-once and reboot steps around a switch. */
+static const struct step_ops fake_boot_once_ops = {
+        .kind = STEP_BOOT_ONCE,
+        .check = fake_check,
+        .apply = fake_apply,
+        .undo = fake_undo,
+};
+
+static const struct step_ops fake_reboot_ops = {
+        .kind = STEP_REBOOT,
+        .check = fake_check,
+        .apply = fake_apply,
+        .undo = fake_undo,
+};
+
 static const struct step_ops *const fake_table[_STEP_KIND_MAX] = {
         [STEP_MKFS] = &fake_ops,
         [STEP_SWITCH_ROOT] = &fake_switch_ops,
+        [STEP_BOOT_ONCE] = &fake_boot_once_ops,
+        [STEP_REBOOT] = &fake_reboot_ops,
 };
 
 struct fixture {
@@ -599,6 +628,128 @@ static void test_rollback_refused_after_switch(void) {
         fixture_done(&f);
 }
 
+/* A plan that switches without a reboot: s1 arms the one-time boot
+ * (boot-once), s2 switches (switch-root), s3 waits for the reboot into the
+ * arrays (reboot), s4 stands for confirm-boot and what follows. */
+static void fixture_init_switch(struct fixture *f) {
+        fixture_init(f, N_STEPS);
+        f->plan->steps[0].kind = STEP_BOOT_ONCE;
+        f->plan->steps[1].kind = STEP_SWITCH_ROOT;
+        f->plan->steps[2].kind = STEP_REBOOT;
+}
+
+/* The old root running again: neither the switch's end state nor the
+ * reboot's holds, and GRUB's one-time entry is spent (s1's is gone too). */
+static void become_old_root(struct fixture *f) {
+        for (size_t i = 1; i <= 2; i++) {
+                char *p = test_path(f->state, ids[i]);
+                (void) unlink(p);
+                free(p);
+        }
+        test_write(f->state, "s1", "spent");
+}
+
+static char *retry_record(const char *dir) {
+        char *c = test_read(dir, "s3" EXECUTOR_RETRY_SUFFIX);
+        if (c)
+                c[strcspn(c, "\n")] = 0;
+        return c;
+}
+
+/* The old root runs after a switch (the first real boot from the arrays cut
+ * before confirm-boot).  Its journal says the switch was done (the switched
+ * system committed that there): the arrays hold the live data, so resume
+ * re-arms the one-time boot, records this boot and reboots once, unattended,
+ * running nothing else; back on the old root in another boot, it refuses.
+ * The switch merely started (running): refused as before. */
+static void test_stale_root_after_switch(void) {
+        struct fixture f;
+        char *e = NULL, *now = NULL, *c;
+
+        ASSERT_OK(read_one_line_file("/proc/sys/kernel/random/boot_id", &now));
+        fixture_init_switch(&f);
+        /* apply schedules the switch; the switched system commits it done
+         * and waits in s3, whose apply adds a journal location that the
+         * executor's commit after it must reach. */
+        struct journal *j = apply_with_marker(&f, "restart-s2", ERESTART, &e);
+        ASSERT(j->steps[1].state == STEP_STATE_RUNNING);
+        test_write(f.state, "location-s3", "");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), ERESTART);
+        journal_free(j);
+        test_unlink(f.state, "location-s3");
+        char *late = test_path(f.state, "late-location");
+        char *late_dirs[] = { late, NULL };
+        j = test_journal_load(late_dirs, NULL);
+        ASSERT(j->steps[1].state == STEP_STATE_DONE && j->steps[2].state == STEP_STATE_RUNNING);
+        journal_free(j);
+        free(late);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\n");
+
+        /* Back on the old root: s1 applied again, then s3 reboots. */
+        become_old_root(&f);
+        test_write(f.state, "restart-s3", "");
+        j = load(&f);
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), ERESTART);
+        journal_free(j);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\n");
+        c = test_read(f.state, "s1");
+        ASSERT(c && streq(c, "done"));
+        free(c);
+        ASSERT(!test_exists(f.state, "s2") && !test_exists(f.state, "s4"));
+        test_unlink(f.state, "s3"); /* the reboot's end state: not on the old root */
+        for (size_t i = 0; i < 2; i++) {
+                c = retry_record(f.dirs[i]);
+                ASSERT(c && streq(c, now));
+                free(c);
+        }
+        j = load(&f);
+        ASSERT(j->steps[1].state == STEP_STATE_DONE && j->steps[2].state == STEP_STATE_RUNNING &&
+               j->steps[3].state == STEP_STATE_PENDING);
+
+        /* A dry run says what resume would do, and does nothing. */
+        f.opts.dry_run = true;
+        test_write(f.state, "s1", "spent");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
+        f.opts.dry_run = false;
+        ASSERT_CONTAINS(e, "would arm the one-time entry again (step 's1')");
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\n");
+
+        /* Resumed again in the same boot (before the reboot): the same. */
+        test_write(f.state, "s1", "spent");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), ERESTART);
+        journal_free(j);
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\ns1\ns3\n");
+
+        /* Back on the old root in another boot: refused, nothing runs. */
+        test_write(f.a, "s3" EXECUTOR_RETRY_SUFFIX, "0f0f0f0f-aaaa-4bbb-8ccc-000000000001\n");
+        test_write(f.state, "s1", "spent");
+        j = load(&f);
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
+        journal_free(j);
+        ASSERT_CONTAINS(e, "already rebooted into the arrays once more");
+        ASSERT_CONTAINS(e, "grub-reboot rootraid");
+        assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\ns1\ns3\n");
+        c = test_read(f.state, "s1");
+        ASSERT(c && streq(c, "spent"));
+        free(c);
+        fixture_done(&f);
+
+        /* The switch started but was never committed done: this root may
+         * hold the newest data.  Refused, nothing armed, nothing recorded. */
+        fixture_init_switch(&f);
+        j = apply_with_marker(&f, "restart-s2", ERESTART, &e);
+        become_old_root(&f);
+        test_write(f.state, "restart-s3", "");
+        ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
+        journal_free(j);
+        ASSERT_CONTAINS(e, "had started to switch the services onto the arrays");
+        assert_log(&f, "apply.log", "s1\ns2\n");
+        ASSERT(!test_exists(f.a, "s3" EXECUTOR_RETRY_SUFFIX) && !test_exists(f.b, "s3" EXECUTOR_RETRY_SUFFIX));
+        fixture_done(&f);
+        free(e);
+        free(now);
+}
+
 /* The rollback stopped while undoing s2 (s4 and s3 undone, s1 done): an
  * apply is refused, and resume undoes s2 again and s1. */
 static void assert_resume_finishes_rollback(struct fixture *f, char **e) {
@@ -688,7 +839,7 @@ static void test_refusals_before_anything_runs(void) {
         /* A step kind that is not implemented: refused up front, even
          * though the steps before it could run. */
         fixture_init(&f, N_STEPS);
-        f.plan->steps[3].kind = STEP_REBOOT;
+        f.plan->steps[3].kind = STEP_WAIT_RESYNC;
         j = new_journal(&f);
         ASSERT_ERR(apply(&f, j, &e), EOPNOTSUPP);
         ASSERT_CONTAINS(e, "'s4'");
@@ -953,6 +1104,7 @@ int main(void) {
         test_rollback_after_failure();
         test_rollback_refused_after_point_of_no_return();
         test_rollback_refused_after_switch();
+        test_stale_root_after_switch();
         test_rollback_stopped_then_resumed(false);
         test_rollback_stopped_then_resumed(true);
         test_done_step_no_longer_holds();
