@@ -258,9 +258,24 @@ int md_read_health(const char *node, struct md_health *ret) {
         return 0;
 }
 
-char *md_plan_node(struct step_context *ctx, const char *device) {
+const char *md_plan_uuid(const struct plan *p, const char *device) {
         json_object *arrays, *v;
+
+        if (!p || !p->target || !json_object_object_get_ex(p->target, "arrays", &arrays))
+                return NULL;
+        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
+                json_object *a = json_object_array_get_idx(arrays, i);
+                if (json_object_object_get_ex(a, "device", &v) && streq_ptr(json_object_get_string(v), device) &&
+                    json_object_object_get_ex(a, "uuid", &v))
+                        return json_object_get_string(v);
+        }
+        return NULL;
+}
+
+char *md_plan_node(struct step_context *ctx, const char *device) {
         struct stat st;
+        const char *uuid;
+        char *node;
 
         if (stat(device, &st) == 0 || run_get_dry_run() || !ctx || !ctx->plan || !ctx->plan->target)
                 return strdup(device);
@@ -268,16 +283,25 @@ char *md_plan_node(struct step_context *ctx, const char *device) {
          * the crypttab name, not the plan's rootraid-NAME. */
         if (startswith(device, "/dev/mapper/"))
                 return luks_plan_node(ctx->plan, "/sys/block", device);
-        if (!json_object_object_get_ex(ctx->plan->target, "arrays", &arrays))
-                return strdup(device);
-        for (size_t i = 0; i < json_object_array_length(arrays); i++) {
-                json_object *a = json_object_array_get_idx(arrays, i);
-                char *node;
-                if (!json_object_object_get_ex(a, "device", &v) || !streq_ptr(json_object_get_string(v), device) ||
-                    !json_object_object_get_ex(a, "uuid", &v))
-                        continue;
-                if (md_find_array(json_object_get_string(v), &node) >= 0)
-                        return node;
-        }
+        uuid = md_plan_uuid(ctx->plan, device);
+        if (uuid && md_find_array(uuid, &node) >= 0)
+                return node;
         return strdup(device);
+}
+
+char *md_udev_link_rule(const char *name, const char *uuid) {
+        char *rule;
+
+        if (isempty(name) || isempty(uuid) || name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] ||
+            uuid[strspn(uuid, "0123456789abcdefABCDEF:")])
+                return NULL;
+        if (asprintf(&rule,
+                     "# rootraid mount-target: the array assembled without its name after a power cut gets\n"
+                     "# /dev/md/%s from udev, as mdadm.conf will give it. In /run: gone at the next boot.\n"
+                     "SUBSYSTEM==\"block\", KERNEL==\"md*\", ENV{MD_UUID}==\"%s\", SYMLINK+=\"md/%s\"\n",
+                     name, uuid, name) < 0)
+                return NULL;
+        for (char *u = strstr(rule, "MD_UUID}==\"") + 11; *u != '"'; u++)
+                *u = (char) tolower((unsigned char) *u);
+        return rule;
 }

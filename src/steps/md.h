@@ -61,6 +61,18 @@ bool md_uuid_equal(const char *a, const char *b);
  * written yet) the by-id name DISK-partN stands in for the node. */
 int md_create_resolve(struct step_context *ctx, json_object *m, char **ret);
 
+/* Runtime udev rules (gone at the next boot). */
+#define UDEV_RULES_DIR "/run/udev/rules.d"
+
+/* The text of a udev rule that gives the array with uuid (mdadm's form)
+ * the link /dev/md/NAME.  Caller frees; NULL when name or uuid has a
+ * character a rule cannot carry, or on out of memory. */
+char *md_udev_link_rule(const char *name, const char *uuid);
+
+/* The UUID (mdadm's form) the plan gives the array device (/dev/md/NAME),
+ * or NULL when it names no array of the plan. */
+const char *md_plan_uuid(const struct plan *p, const char *device);
+
 /* The node for a plan's array device: device itself when it exists, else,
  * for an array of the plan (/dev/md/NAME), its /dev/mdN found by UUID: an
  * array assembled by an initramfs that did not know it yet (a power cut

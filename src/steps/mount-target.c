@@ -14,6 +14,7 @@
  *          detached lazily as a last resort (said in the log); then the
  *          parent's private bind, once nothing is mounted under it. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -25,6 +26,7 @@
 #include "steps/signatures.h"
 #include "steps/target.h"
 #include "util/fileio.h"
+#include "util/run.h"
 #include "util/strutil.h"
 
 struct mnt {
@@ -77,18 +79,53 @@ static int is_mounted(struct step_context *ctx, const struct mnt *m) {
         return 1;
 }
 
+/* Asks udev for the link: a runtime rule, then a change event on the
+ * array.  0 once device resolves to node; <0 otherwise (the caller links
+ * it itself). */
+static int udev_link(struct step_context *ctx, const char *device, const char *node, const char *uuid) {
+        _cleanup_free_ char *rule = NULL, *path = NULL, *resolved = NULL;
+        const char *name = device + strlen("/dev/md/");
+        int r;
+
+        rule = md_udev_link_rule(name, uuid);
+        if (!rule || asprintf(&path, UDEV_RULES_DIR "/69-rootraid-md-%s.rules", name) < 0)
+                return -EINVAL;
+        r = mkdir_p(UDEV_RULES_DIR, 0755);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(path, rule, strlen(rule), 0644);
+        if (r < 0)
+                return r;
+        const char *reload[] = { "udevadm", "control", "--reload", NULL };
+        const char *trigger[] = { "udevadm", "trigger", "--settle", "--action=change", node, NULL };
+        if ((r = run_argv_checked(reload, RUN_QUIET_STDERR, NULL)) < 0 ||
+            (r = run_argv_checked(trigger, RUN_QUIET_STDERR, NULL)) < 0) {
+                step_log(ctx, LOG_LEVEL_INFO, r, "udev did not take the rule %s: %m", path);
+                return r;
+        }
+        resolved = realpath(device, NULL);
+        return resolved && streq(resolved, node) ? 0 : -ENOENT;
+}
+
 /* After a power cut before the new mdadm.conf, the old initramfs assembles
  * the plan's arrays without their /dev/md/NAME links (as /dev/md127 or
  * /dev/md/HOST:NAME).  Mounted as /dev/md127, the new root then shows
  * grub-install a device it names "md127", which GRUB's own md driver does
  * not know ("disk `md127' not found", seen in the crash test), where the
- * normal run shows /dev/md/NAME.  So the link udev would have made for the
- * planned name is made here (relative, like udev's), and the array is
- * mounted by that name: the same state as without the power cut.  Stopping
- * and assembling the array again under its name would race with udev's
- * incremental assembly of the freed members.  Returns 0, or a negative
- * errno (step_error() said it). */
-static int link_planned_name(struct step_context *ctx, const char *device) {
+ * normal run shows /dev/md/NAME.  So the array gets its planned link, and
+ * is mounted by that name: the same state as without the power cut.
+ * Stopping and assembling the array again under its name would race with
+ * udev's incremental assembly of the freed members.
+ *
+ * udev makes the link (udev_link()), not rootraid: systemd names the mount
+ * unit's device after the mount's source, and a link udev does not know
+ * leaves that device unit "tentative"; a crash-matrix run saw the target
+ * unmounted within a second of the mount (the next journal commit found
+ * no TARGET/var/lib/rootraid) on a resume started right after the boot,
+ * with that device tentative.  Only if udev cannot is the link made here
+ * (relative, like udev's).  Returns 0, or a negative errno (step_error()
+ * said it). */
+static int link_planned_name(struct step_context *ctx, const char *device, const char *uuid) {
         _cleanup_free_ char *node = NULL, *target = NULL;
         struct stat st;
         int r;
@@ -100,6 +137,13 @@ static int link_planned_name(struct step_context *ctx, const char *device) {
                 return -ENOMEM;
         if (streq(node, device))
                 return 0; /* no running array of the plan by that name: mount says so */
+        if (uuid && udev_link(ctx, device, node, uuid) == 0) {
+                step_log(ctx, LOG_LEVEL_NOTICE, 0,
+                         "The array %s runs as %s without its name (assembled before the new mdadm.conf existed): "
+                         "udev links %s to it now, by a rule in " UDEV_RULES_DIR " until the next boot.",
+                         device, node, device);
+                return 0;
+        }
         if (asprintf(&target, "../%s", strrchr(node, '/') + 1) < 0)
                 return -ENOMEM;
         r = mkdir_p("/dev/md", 0755);
@@ -232,7 +276,7 @@ static int mount_target_apply(struct step_context *ctx, const struct plan_step *
                         return step_error(ctx, r, "Cannot create %s: %m", m.mountpoint);
                 /* after a power cut the old initramfs may have assembled
                  * the array without its /dev/md/NAME link */
-                r = link_planned_name(ctx, m.device);
+                r = link_planned_name(ctx, m.device, md_plan_uuid(ctx->plan, m.device));
                 if (r < 0)
                         return r;
                 node = md_plan_node(ctx, m.device);
