@@ -44,7 +44,9 @@
  * "after-write") of the commit of generation GEN (any, when omitted).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,8 +170,28 @@ int journal_new(const struct plan *p, const char *plan_path, json_object *plan_j
         return 0;
 }
 
+/* Whether the temporary file name (JOURNAL_FILE_NAME.tmp.PID) may belong
+ * to a commit under way: its writer is a live process.  A process of
+ * another boot that got the same PID keeps the garbage file until it is
+ * gone too; a later commit by that PID truncates it. */
+static bool temporary_in_use(const char *name) {
+        const char *pid = name + strlen(JOURNAL_FILE_NAME ".tmp.");
+        char *end;
+
+        errno = 0;
+        long n = strtol(pid, &end, 10);
+        if (errno != 0 || end == pid || *end || n <= 0 || n > INT_MAX)
+                return false;
+        return kill((pid_t) n, 0) == 0 || errno == EPERM;
+}
+
 /* Removes JOURNAL_FILE_NAME.tmp.* left by a commit that was cut before its
- * rename: they are never read, but they would pile up across crashes. */
+ * rename: they are never read, but they would pile up across crashes.
+ * Only those of dead writers: every reader (`status`, a resume waiting for
+ * the lock) attaches the locations too, and removing the file of a commit
+ * under way failed that commit's rename with ENOENT (a crash-matrix run
+ * polling `status` stopped apply twice: "Cannot write the journal ...:
+ * No such file or directory"). */
 static void remove_stale_temporaries(const char *dir) {
         DIR *d = opendir(dir);
         struct dirent *de;
@@ -177,7 +199,7 @@ static void remove_stale_temporaries(const char *dir) {
         if (!d)
                 return;
         while ((de = readdir(d)))
-                if (startswith(de->d_name, JOURNAL_FILE_NAME ".tmp."))
+                if (startswith(de->d_name, JOURNAL_FILE_NAME ".tmp.") && !temporary_in_use(de->d_name))
                         (void) unlinkat(dirfd(d), de->d_name, 0); /* garbage; failing to remove it is harmless */
         closedir(d);
 }

@@ -119,12 +119,10 @@ static int udev_link(struct step_context *ctx, const char *device, const char *n
  *
  * udev makes the link (udev_link()), not rootraid: systemd names the mount
  * unit's device after the mount's source, and a link udev does not know
- * leaves that device unit "tentative"; a crash-matrix run saw the target
- * unmounted within a second of the mount (the next journal commit found
- * no TARGET/var/lib/rootraid) on a resume started right after the boot,
- * with that device tentative.  Only if udev cannot is the link made here
- * (relative, like udev's).  Returns 0, or a negative errno (step_error()
- * said it). */
+ * leaves that device unit "tentative" for as long as the mount lasts (seen
+ * in a guest), a state systemd keeps for devices it expects to vanish.
+ * Only if udev cannot is the link made here (relative, like udev's).
+ * Returns 0, or a negative errno (step_error() said it). */
 static int link_planned_name(struct step_context *ctx, const char *device, const char *uuid) {
         _cleanup_free_ char *node = NULL, *target = NULL;
         struct stat st;

@@ -504,6 +504,39 @@ static void test_kill_around_rename(void) {
                 }
 }
 
+/* A reader attaching the locations (`status` while apply runs) removes the
+ * temporary files of dead writers only: the one of a commit under way
+ * (this process, alive) stays, or that commit's rename fails. */
+static void test_reader_keeps_live_temporary(void) {
+        struct fixture f;
+        char *live = NULL, *dead = NULL;
+        int status;
+
+        fixture_init(&f);
+        struct journal *j = new_journal(&f);
+        ASSERT_OK(journal_commit(j, NULL));
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        ASSERT(asprintf(&live, "%s/" JOURNAL_FILE_NAME ".tmp.%d", f.a, (int) getpid()) > 0);
+        ASSERT(asprintf(&dead, "%s/" JOURNAL_FILE_NAME ".tmp.%d", f.a, (int) pid) > 0);
+        ASSERT_OK(write_file_atomic(live, "x", 1, 0600));
+        ASSERT_OK(write_file_atomic(dead, "x", 1, 0600));
+        ASSERT(count_temporaries(f.a) == 2);
+
+        struct journal *c = load(&f, NULL);
+        ASSERT(access(live, F_OK) == 0);
+        ASSERT(access(dead, F_OK) < 0 && errno == ENOENT);
+        ASSERT(count_temporaries(f.a) == 1);
+        journal_free(c);
+        journal_free(j);
+        free(live);
+        free(dead);
+        fixture_done(&f);
+}
+
 int main(void) {
         test_crc32c();
         test_round_trip();
@@ -513,6 +546,7 @@ int main(void) {
         test_every_truncation_and_bit_flip();
         test_kill_around_rename();
         test_random_kills();
+        test_reader_keeps_live_temporary();
         printf("journal: all tests passed\n");
         return 0;
 }
