@@ -290,10 +290,10 @@ char *md_plan_node(struct step_context *ctx, const char *device) {
 }
 
 char *md_udev_link_rule(const char *name, const char *uuid) {
+        static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
         char *rule;
 
-        if (isempty(name) || isempty(uuid) || name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] ||
-            uuid[strspn(uuid, "0123456789abcdefABCDEF:")])
+        if (isempty(name) || isempty(uuid) || name[strspn(name, name_chars)] || uuid[strspn(uuid, "0123456789abcdefABCDEF:")])
                 return NULL;
         if (asprintf(&rule,
                      "# rootraid mount-target: the array assembled without its name after a power cut gets\n"
