@@ -52,6 +52,7 @@
 #include "exec/events.h"
 #include "exec/executor.h"
 #include "exec/hooks.h"
+#include "steps/target.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/run.h"
@@ -450,7 +451,7 @@ static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
                             "entry again (step '%s') and reboot into the arrays once more (step '%s'), unless it did so "
                             "from here in an earlier boot already (then it refuses); no other step runs here.",
                             p->steps[sw].id, p->steps[once].id, p->steps[reboot].id);
-        r = read_one_line_file("/proc/sys/kernel/random/boot_id", &now);
+        r = target_boot_id(&now);
         if (r < 0)
                 return fail(x, r, "Cannot read the boot id: %s", strerror(-r));
         for (size_t i = 0; j->locations && j->locations[i]; i++) {

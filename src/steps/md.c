@@ -291,17 +291,22 @@ char *md_plan_node(struct step_context *ctx, const char *device) {
 
 char *md_udev_link_rule(const char *name, const char *uuid) {
         static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+        _cleanup_free_ char *lower = NULL;
         char *rule;
 
         if (isempty(name) || isempty(uuid) || name[strspn(name, name_chars)] || uuid[strspn(uuid, "0123456789abcdefABCDEF:")])
                 return NULL;
+        /* udev compares case-sensitively, and mdadm reports lower case */
+        lower = strdup(uuid);
+        if (!lower)
+                return NULL;
+        for (char *u = lower; *u; u++)
+                *u = (char) tolower((unsigned char) *u);
         if (asprintf(&rule,
                      "# rootraid mount-target: the array assembled without its name after a power cut gets\n"
                      "# /dev/md/%s from udev, as mdadm.conf will give it. In /run: gone at the next boot.\n"
                      "SUBSYSTEM==\"block\", KERNEL==\"md*\", ENV{MD_UUID}==\"%s\", SYMLINK+=\"md/%s\"\n",
-                     name, uuid, name) < 0)
+                     name, lower, name) < 0)
                 return NULL;
-        for (char *u = strstr(rule, "MD_UUID}==\"") + 11; *u != '"'; u++)
-                *u = (char) tolower((unsigned char) *u);
         return rule;
 }
