@@ -79,7 +79,8 @@ static void integrity_name(const struct unit *u, size_t d, char ret[48]) {
         snprintf(ret, 48, "%s-i%zu", u->name, d);
 }
 
-/* The member object of disk d in u's array (missing: the old disk's slot). */
+/* The member object of disk d in u's array (missing: the old disk's slot,
+ * b->disks[0]). */
 static json_object *member_json(const struct builder *b, const struct unit *u, size_t d) {
         json_object *m = json_object_new_object();
         char idb[PATH_MAX_ID], name[48];
@@ -94,11 +95,19 @@ static json_object *member_json(const struct builder *b, const struct unit *u, s
         return m;
 }
 
+/* The old disk takes the last slot.  GRUB reads a mirror from its lowest
+ * slot first and knows nothing of a member being rebuilt: with the old disk
+ * in slot 0, a power cut during the final resync left every disk's GRUB
+ * reading the half-rebuilt member, and a machine that booted nothing.  In
+ * the last slot GRUB reads an in-sync new disk first (RAID 10 with an even
+ * number of members too; RAID 5 and 6 read every slot, see
+ * plan-build.c). */
 static json_object *members_json(const struct builder *b, const struct unit *u) {
         json_object *a = json_object_new_array();
 
-        for (size_t d = 0; d < b->n_disks; d++)
+        for (size_t d = 1; d < b->n_disks; d++)
                 json_object_array_add(a, member_json(b, u, d));
+        json_object_array_add(a, member_json(b, u, 0));
         return a;
 }
 

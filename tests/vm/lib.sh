@@ -96,7 +96,11 @@ vm__probe_accel() { # sets VM_ACCEL, once per run
 
 vm__run_root() {
         if [ -z "$VM_RUN_ROOT" ]; then
-                VM_RUN_ROOT=$(mktemp -d "${ROOTRAID_VM_RUN:-${TMPDIR:-/tmp}}/rootraid-vm.XXXXXX")
+                local parent=${ROOTRAID_VM_RUN:-${TMPDIR:-/tmp}}
+                # An empty VM_RUN_ROOT would put every guest's files in /.
+                mkdir -p "$parent" &&
+                        VM_RUN_ROOT=$(mktemp -d "$parent/rootraid-vm.XXXXXX") ||
+                        { vm_log "cannot make a run directory under $parent"; exit 1; }
                 ssh-keygen -q -t ed25519 -N '' -C rootraid-vm-test -f "$VM_RUN_ROOT/id_ed25519"
                 trap 'vm__teardown' EXIT
                 trap 'exit 130' INT

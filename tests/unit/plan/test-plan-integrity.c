@@ -81,8 +81,9 @@ static void test_bios_gpt(void) {
                 CHECK(startswith(strempty(pj_str(f1->args, "device")), "/dev/disk/by-partuuid/"), "device %s", strna(pj_str(f1->args, "device")));
         }
 
-        /* md-create and md-add take the mappings; /boot's the partitions. */
-        CHECK(streq_ptr(member_integrity(p, "create-root", 0), "root-i0") && streq_ptr(member_integrity(p, "create-root", 1), "root-i1"),
+        /* md-create and md-add take the mappings; /boot's the partitions.
+         * The old disk (i0) takes the last slot. */
+        CHECK(streq_ptr(member_integrity(p, "create-root", 0), "root-i1") && streq_ptr(member_integrity(p, "create-root", 1), "root-i0"),
               "create-root members: %s %s", strna(member_integrity(p, "create-root", 0)), strna(member_integrity(p, "create-root", 1)));
         CHECK(!member_integrity(p, "create-boot", 1), "create-boot member has integrity");
         CHECK(streq_ptr(member_integrity(p, "add-root", 0), "root-i0"), "add-root member: %s", strna(member_integrity(p, "add-root", 0)));

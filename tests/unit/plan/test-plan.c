@@ -90,8 +90,19 @@ static void check_common(const struct plan *p, const char *what) {
                 uint64_t member = pj_u64(a, "member_size"), off = pj_u64(a, "data_offset");
                 CHECK(off == plan_md_data_offset(member, pj_u64(a, "chunk")), "%s: data offset", what);
                 CHECK(pj_u64(a, "size") + off <= member * json_object_array_length(pj_get(a, "members")), "%s: array size", what);
-                json_object *m0 = json_object_array_get_idx(pj_get(a, "members"), 0);
-                CHECK(json_object_get_boolean(pj_get(m0, "missing")), "%s: the old disk's slot is not missing", what);
+                /* The old disk's slot is the last one and the only one
+                 * missing: GRUB reads a mirror's lowest slot first, which
+                 * must not be the member rebuilt at the end. */
+                json_object *ms = pj_get(a, "members");
+                size_t nm = json_object_array_length(ms);
+                for (size_t k = 0; k < nm; k++) {
+                        json_object *m = json_object_array_get_idx(ms, k);
+                        CHECK(json_object_get_boolean(pj_get(m, "missing")) == (k == nm - 1),
+                              "%s: slot %zu of %zu is%s missing", what, k, nm, k == nm - 1 ? " not" : "");
+                }
+                json_object *old = json_object_array_get_idx(disks, 0);
+                CHECK(streq_ptr(pj_str(json_object_array_get_idx(ms, nm - 1), "disk"), pj_str(old, "device")),
+                      "%s: the missing slot is not the old disk's", what);
                 CHECK(streq_ptr(pj_str(a, "metadata"), "1.2") && streq_ptr(pj_str(a, "bitmap"), "internal"), "%s: metadata", what);
         }
         for (size_t i = 0; i < json_object_array_length(fss); i++) {
