@@ -210,7 +210,7 @@ static void test_bios_mbr(void) {
         fclose(o);
         CHECK(strstr(s, "Today:") && strstr(s, "After the migration:") && strstr(s, "Disks overwritten:") &&
               strstr(s, "Data to copy: 3.0 GiB") && strstr(s, "Point of no return: step") &&
-              strstr(s, "├─/dev/disk/by-id/wwn-0x5000c50000000a01-part1"), "summary:\n%s", s);
+              strstr(s, "├─/dev/disk/by-id/wwn-0x5000c50000000a01-part1") && !strstr(s, "Warning: GRUB"), "summary:\n%s", s);
         free(s);
 
         /* A smaller new disk: the root filesystem shrinks to its data and
@@ -449,6 +449,18 @@ static void test_gpt_separate(void) {
               "the new root is mounted first, the others below it");
 }
 
+static bool summary_warns_boot(const struct plan *p) {
+        char *s = NULL;
+        size_t sz = 0;
+        FILE *o = open_memstream(&s, &sz);
+        if (!o)
+                return false;
+        int r = plan_print_summary(p, o);
+        bool warns = fclose(o) == 0 && r == 0 && strstr(s, "Warning: GRUB reads /boot");
+        free(s);
+        return warns;
+}
+
 static void test_levels(void) {
         _cleanup_facts_free_ struct facts *f = load_facts("bios-mbr");
         static const unsigned levels[] = { 1, 5, 6, 10 };
@@ -469,7 +481,16 @@ static void test_levels(void) {
                 uint64_t dd = levels[i] == 1 ? 1 : levels[i] == 5 ? 3 : 2;
                 CHECK(size <= dd * member && size + dd * 200 * MIB >= dd * member, "%s: %" PRIu64 " for members of %" PRIu64, what, size, member);
                 CHECK(levels[i] == 1 ? pj_u64(a, "chunk") == 0 : pj_u64(a, "chunk") == 512 * 1024, "%s: chunk", what);
+                /* /boot is on the root array here: RAID 5 and 6 spread it
+                 * over the old disk's member, which GRUB would read while
+                 * it is rebuilt; RAID 1 and RAID 10 of 4 read a new disk. */
+                CHECK(summary_warns_boot(p) == (levels[i] == 5 || levels[i] == 6), "%s: the summary's /boot warning", what);
         }
+        /* RAID 10 of 5: GRUB reads the old disk's slot first for some chunks. */
+        _cleanup_plan_free_ struct plan *p5 = NULL;
+        _cleanup_free_ char *err5 = NULL;
+        CHECK(build(f, 10, false, &p5, &err5, "/dev/sdb", "/dev/sdc", "/dev/sdd", "/dev/sde", NULL) == 0 && summary_warns_boot(p5),
+              "raid10 of 5: no /boot warning (%s)", strna(err5));
 }
 
 /* mdadm 4's data offsets for metadata 1.2, as mdadm --examine shows them. */
