@@ -52,6 +52,7 @@
 #include "exec/events.h"
 #include "exec/executor.h"
 #include "exec/hooks.h"
+#include "steps/reboot.h"
 #include "steps/target.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -417,13 +418,6 @@ static size_t find_kind(const struct plan *p, enum step_kind k, size_t from) {
         return p->n_steps;
 }
 
-/* The file next to every copy of the journal that records the boot in which
- * the old root rebooted into the arrays once more (retry_from_stale_root). */
-static char *retry_file(const char *dir, const struct plan_step *reboot) {
-        char *p;
-        return asprintf(&p, "%s/%s" EXECUTOR_RETRY_SUFFIX, dir, reboot->id) < 0 ? NULL : p;
-}
-
 /* The old root runs, and its journal says the switch was done: only the
  * switched system commits that here (the reboot step, after the switch,
  * makes this copy a journal location), so the switch happened, the arrays
@@ -439,7 +433,7 @@ static char *retry_file(const char *dir, const struct plan_step *reboot) {
 static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
         const struct plan *p = x->plan;
         size_t once = find_kind(p, STEP_BOOT_ONCE, 0), reboot = find_kind(p, STEP_REBOOT, sw);
-        _cleanup_free_ char *now = NULL, *text = NULL;
+        _cleanup_free_ char *now = NULL, *text = NULL, *failed = NULL;
         int r;
 
         if (once == p->n_steps || reboot == p->n_steps)
@@ -454,20 +448,18 @@ static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
         r = target_boot_id(&now);
         if (r < 0)
                 return fail(x, r, "Cannot read the boot id: %s", strerror(-r));
-        for (size_t i = 0; j->locations && j->locations[i]; i++) {
-                _cleanup_free_ char *f = retry_file(j->locations[i], &p->steps[reboot]), *then = NULL;
-                if (!f)
-                        return -ENOMEM;
-                if (read_one_line_file(f, &then) >= 0 && !isempty(then) && !streq(then, now))
-                        return fail(x, -EIO,
-                                    "This machine runs from the old root again, although step '%s' switched the services "
-                                    "onto the arrays, which hold the live data; this root is stale. rootraid already "
-                                    "rebooted into the arrays once more from here, and came back here again: the boot "
-                                    "from the arrays failed (or was cut) twice. rootraid does nothing here. Read the "
-                                    "console output of those boots; to try once more, run 'grub-reboot rootraid' and "
-                                    "reboot ('rootraid resume' finishes there).",
-                                    p->steps[sw].id);
-        }
+        r = reboot_record_other_boot(j->locations, &p->steps[reboot], REBOOT_RECORD_RETRY, now);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return fail(x, -EIO,
+                            "This machine runs from the old root again, although step '%s' switched the services "
+                            "onto the arrays, which hold the live data; this root is stale. rootraid already "
+                            "rebooted into the arrays once more from here, and came back here again: the boot "
+                            "from the arrays failed (or was cut) twice. rootraid does nothing here. Read the "
+                            "console output of those boots; to try once more, run 'grub-reboot rootraid' and "
+                            "reboot ('rootraid resume' finishes there).",
+                            p->steps[sw].id);
 
         log_notice("This machine runs from the old root, but the journal here says step '%s' switched the services onto "
                    "the arrays: they hold the live data, and the first real boot from them was cut (or failed) before "
@@ -479,14 +471,9 @@ static int retry_from_stale_root(struct run *x, struct journal *j, size_t sw) {
                 return r;
         if (asprintf(&text, "%s\n", now) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; j->locations && j->locations[i]; i++) {
-                _cleanup_free_ char *f = retry_file(j->locations[i], &p->steps[reboot]);
-                if (!f)
-                        return -ENOMEM;
-                r = write_file_atomic(f, text, strlen(text), 0600);
-                if (r < 0)
-                        return fail(x, r, "Cannot write %s: %s", f, strerror(-r));
-        }
+        r = reboot_record_write(NULL, j->locations, &p->steps[reboot], REBOOT_RECORD_RETRY, text, &failed);
+        if (r < 0)
+                return fail(x, r, "Cannot write %s: %s", strna(failed), strerror(-r));
         /* Only a reboot stops here: a reboot step that finished on the old
          * root would let the steps after it run on this stale root. */
         r = apply_one(x, reboot);

@@ -13,11 +13,6 @@
 #include "plan/plan.h"
 #include "steps/step.h"
 
-/* Next to every copy of the journal, STEPID EXECUTOR_RETRY_SUFFIX (STEPID
- * the plan's reboot step) holds the boot id in which a stale old root
- * rebooted into the arrays once more after a switch (see executor.c). */
-#define EXECUTOR_RETRY_SUFFIX ".retry-boot-id"
-
 struct executor_options {
         bool dry_run;                  /* print commands and files, run and write nothing */
         const struct facts *facts;     /* freshly inspected; compared with the plan's

@@ -54,34 +54,47 @@
 
 #include "exec/resume-unit.h"
 #include "steps/kinds.h"
+#include "steps/reboot.h"
 #include "steps/switch-root.h"
 #include "steps/target.h"
 #include "util/fileio.h"
 #include "util/run.h"
 #include "util/strutil.h"
 
-/* Files next to the journal: SUFFIX_APPLY lists the boots apply rebooted
- * from, SUFFIX_UNDO the boot the undo rebooted from to finish a rollback. */
-#define SUFFIX_APPLY "boot-id"
-#define SUFFIX_UNDO "rollback-boot-id"
-
-static char *boot_id_file(const char *dir, const struct plan_step *step, const char *suffix) {
+char *reboot_record_path(const char *dir, const struct plan_step *step, const char *suffix) {
         char *p;
         return asprintf(&p, "%s/%s.%s", dir, step->id, suffix) < 0 ? NULL : p;
 }
 
-/* Writes text to the step's file with suffix next to every copy of the
- * journal. */
-static int write_boot_ids(struct step_context *ctx, const struct plan_step *step, const char *suffix, const char *text) {
-        for (size_t i = 0; ctx->journal && ctx->journal->locations && ctx->journal->locations[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(ctx->journal->locations[i], step, suffix);
+int reboot_record_other_boot(char *const *dirs, const struct plan_step *step, const char *suffix, const char *now) {
+        for (size_t i = 0; dirs && dirs[i]; i++) {
+                _cleanup_free_ char *f = reboot_record_path(dirs[i], step, suffix), *then = NULL;
                 if (!f)
                         return -ENOMEM;
-                int r = step_write_file(ctx, f, text, strlen(text), 0600);
-                if (r < 0)
-                        return r;
+                if (read_one_line_file(f, &then) >= 0 && !isempty(then) && !streq(then, now))
+                        return 1;
         }
         return 0;
+}
+
+int reboot_record_write(struct step_context *ctx, char *const *dirs, const struct plan_step *step, const char *suffix,
+                        const char *text, char **ret_path) {
+        for (size_t i = 0; dirs && dirs[i]; i++) {
+                _cleanup_free_ char *f = reboot_record_path(dirs[i], step, suffix);
+                if (!f)
+                        return -ENOMEM;
+                int r = ctx ? step_write_file(ctx, f, text, strlen(text), 0600) : write_file_atomic(f, text, strlen(text), 0600);
+                if (r < 0) {
+                        if (ret_path)
+                                *ret_path = TAKE_PTR(f);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static char *const *journal_dirs(struct step_context *ctx) {
+        return ctx->journal ? ctx->journal->locations : NULL;
 }
 
 /* 1 when the running kernel was booted with root= naming the new root. */
@@ -135,7 +148,7 @@ static int recorded_boot_ids(struct step_context *ctx, const struct plan_step *s
         *ret_last = *ret_all = NULL;
         *ret_n = 0;
         for (size_t i = 0; dirs[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_APPLY), *all = NULL;
+                _cleanup_free_ char *f = reboot_record_path(dirs[i], step, REBOOT_RECORD_APPLY), *all = NULL;
                 size_t size, n = 0;
                 const char *last = NULL;
                 if (!f)
@@ -235,7 +248,7 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                 record = NULL;
         if (!record)
                 return -ENOMEM;
-        r = write_boot_ids(ctx, step, SUFFIX_APPLY, record);
+        r = reboot_record_write(ctx, journal_dirs(ctx), step, REBOOT_RECORD_APPLY, record, NULL);
         if (r < 0)
                 return r;
         if (ctx->dry_run) {
@@ -285,7 +298,7 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         if (r == 0) {
                 /* On the old root: nothing to undo; the handover is over. */
                 for (size_t i = 0; !ctx->dry_run && dirs && dirs[i]; i++) {
-                        _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_UNDO);
+                        _cleanup_free_ char *f = reboot_record_path(dirs[i], step, REBOOT_RECORD_UNDO);
                         if (f && unlink(f) < 0 && errno != ENOENT)
                                 return step_error(ctx, errno, "Cannot remove %s: %m", f);
                 }
@@ -295,17 +308,15 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         r = target_boot_id(&now);
         if (r < 0)
                 return step_error(ctx, r, "Cannot read the boot id: %m");
-        for (size_t i = 0; dirs && dirs[i]; i++) {
-                _cleanup_free_ char *f = boot_id_file(dirs[i], step, SUFFIX_UNDO), *then = NULL;
-                if (!f)
-                        return -ENOMEM;
-                if (read_one_line_file(f, &then) >= 0 && !isempty(then) && !streq(then, now))
-                        return step_error(ctx, EHOSTUNREACH,
-                                          "The rollback rebooted this machine to finish on the old root, but it came back "
-                                          "on the arrays. Make the firmware start the old disk (its GRUB boots the old root "
-                                          "by default again), then run 'rootraid rollback' there; nothing of the old root "
-                                          "has been touched.");
-        }
+        r = reboot_record_other_boot(dirs, step, REBOOT_RECORD_UNDO, now);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return step_error(ctx, EHOSTUNREACH,
+                                  "The rollback rebooted this machine to finish on the old root, but it came back "
+                                  "on the arrays. Make the firmware start the old disk (its GRUB boots the old root "
+                                  "by default again), then run 'rootraid rollback' there; nothing of the old root "
+                                  "has been touched.");
 
         r = journal_on_old_root(ctx);
         if (r == -ENOENT)
@@ -327,7 +338,7 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *record = NULL;
         if (asprintf(&record, "%s\n", now) < 0)
                 return -ENOMEM;
-        r = write_boot_ids(ctx, step, SUFFIX_UNDO, record);
+        r = reboot_record_write(ctx, journal_dirs(ctx), step, REBOOT_RECORD_UNDO, record, NULL);
         if (r < 0)
                 return r;
         sync();

@@ -12,6 +12,7 @@
 #include "exec/executor.h"
 #include "exec/journal.h"
 #include "exec/lock.h"
+#include "steps/reboot.h"
 #include "util/fileio.h"
 #include "util/run.h"
 #include "util/strutil.h"
@@ -650,7 +651,7 @@ static void become_old_root(struct fixture *f) {
 }
 
 static char *retry_record(const char *dir) {
-        char *c = test_read(dir, "s3" EXECUTOR_RETRY_SUFFIX);
+        char *c = test_read(dir, "s3." REBOOT_RECORD_RETRY);
         if (c)
                 c[strcspn(c, "\n")] = 0;
         return c;
@@ -721,7 +722,7 @@ static void test_stale_root_after_switch(void) {
         assert_log(&f, "apply.log", "s1\ns2\ns3\ns1\ns3\ns1\ns3\n");
 
         /* Back on the old root in another boot: refused, nothing runs. */
-        test_write(f.a, "s3" EXECUTOR_RETRY_SUFFIX, "0f0f0f0f-aaaa-4bbb-8ccc-000000000001\n");
+        test_write(f.a, "s3." REBOOT_RECORD_RETRY, "0f0f0f0f-aaaa-4bbb-8ccc-000000000001\n");
         test_write(f.state, "s1", "spent");
         j = load(&f);
         ASSERT_ERR(executor_resume(f.plan, j, fake_table, &f.opts, &e), EIO);
@@ -744,7 +745,7 @@ static void test_stale_root_after_switch(void) {
         journal_free(j);
         ASSERT_CONTAINS(e, "had started to switch the services onto the arrays");
         assert_log(&f, "apply.log", "s1\ns2\n");
-        ASSERT(!test_exists(f.a, "s3" EXECUTOR_RETRY_SUFFIX) && !test_exists(f.b, "s3" EXECUTOR_RETRY_SUFFIX));
+        ASSERT(!test_exists(f.a, "s3." REBOOT_RECORD_RETRY) && !test_exists(f.b, "s3." REBOOT_RECORD_RETRY));
         fixture_done(&f);
         free(e);
         free(now);
