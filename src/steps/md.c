@@ -231,6 +231,10 @@ int md_read_health(const char *node, struct md_health *ret) {
                         h.sync_total = b;
                 }
         }
+        if (md_sysfs_read(node, "array_state", &v) >= 0)
+                h.read_auto = streq(v, "read-auto");
+        free(v);
+        v = NULL;
         r = md_sysfs_read(node, "sync_action", &h.sync_action);
         if (r < 0)
                 h.sync_action = strdup("none"); /* raid0 and linear have no sync */

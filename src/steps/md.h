@@ -45,6 +45,7 @@ struct md_health {
         unsigned in_sync;        /* members whose state says in_sync */
         unsigned degraded;       /* sysfs "degraded" */
         bool idle;               /* sync_action is idle (no resync/recovery) */
+        bool read_auto;          /* array_state "read-auto": md starts no recovery until a write */
         char *sync_action;
         uint64_t sync_done, sync_total; /* sectors, from sync_completed; 0/0 when none */
 };

@@ -5,7 +5,11 @@
  *          running.
  *   apply: polls sysfs every second; stops (resumable) on SIGINT/SIGTERM;
  *          fails when an array stays degraded with nothing recovering for
- *          a minute (no spare was added, or it failed).
+ *          a minute (no spare was added, or it failed).  An array that
+ *          is auto-read-only (assembled at boot, not written since: swap
+ *          until the first page goes out) never starts its recovery, so
+ *          after a reboot in mid-rebuild apply makes it read-write
+ *          (mdadm --readwrite), as an administrator would.
  *   undo:  none; waiting changes nothing. */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 
 #include "steps/kinds.h"
 #include "steps/md.h"
+#include "util/run.h"
 
 static int array_state(struct step_context *ctx, json_object *a, struct md_health *h, char **ret_node) {
         json_object *v;
@@ -29,6 +34,17 @@ static int array_state(struct step_context *ctx, json_object *a, struct md_healt
         if (r < 0)
                 return step_error(ctx, r, "Cannot read the state of %s: %m", *ret_node);
         return 0;
+}
+
+/* md recovers nothing on an auto-read-only array until it is written. */
+static int make_read_write(struct step_context *ctx, const char *node) {
+        const char *argv[] = { "mdadm", "--readwrite", node, NULL };
+
+        step_log(ctx, LOG_LEVEL_NOTICE, 0,
+                 "%s is auto-read-only (assembled at boot and not written since), so md does not rebuild it: "
+                 "making it read-write.", node);
+        int r = run_argv_checked(argv, 0, NULL);
+        return r < 0 ? step_error(ctx, r, "Cannot make %s read-write (mdadm --readwrite failed).", node) : 0;
 }
 
 static bool complete(const struct md_health *h) {
@@ -78,6 +94,13 @@ static int wait_resync_apply(struct step_context *ctx, const struct plan_step *s
                                 all = false;
                                 if (!h.idle)
                                         moving = true;
+                        }
+                        if (!complete(&h) && h.read_auto) {
+                                r = make_read_write(ctx, node);
+                                if (r < 0) {
+                                        md_health_done(&h);
+                                        return r;
+                                }
                         }
                         /* Arrays resync one after another; count finished
                          * ones whole, in 512-byte sectors like sysfs. */
