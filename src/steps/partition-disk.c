@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "steps/kinds.h"
 #include "steps/signatures.h"
 #include "util/strutil.h"
+
+#define BUSY_WAIT_SEC 30u
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_context *, fdisk_unref_context);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_partition *, fdisk_unref_partition);
@@ -231,8 +234,22 @@ static int partition_disk_apply(struct step_context *ctx, const struct plan_step
         }
         /* Refuse a disk that is in use (a mounted partition, an md or dm
          * holder): the kernel would keep the old partitions under the new
-         * table.  O_EXCL on a block device fails with EBUSY exactly then. */
-        _cleanup_close_ int excl = open(a.disk, O_RDONLY | O_EXCL | O_CLOEXEC | O_NOCTTY);
+         * table.  O_EXCL on a block device fails with EBUSY exactly then.
+         * Holders that go by themselves are waited for, up to
+         * BUSY_WAIT_SEC: a guest's resume unit, at boot, found the old
+         * disk busy because a service starting then (e2scrub_reap) had
+         * copied confirm-boot's short mount of the old root into its own
+         * mount namespace, and released it a second later. */
+        _cleanup_close_ int excl = -EBADF;
+        for (unsigned waited = 0;; waited++) {
+                excl = open(a.disk, O_RDONLY | O_EXCL | O_CLOEXEC | O_NOCTTY);
+                if (excl >= 0 || errno != EBUSY || waited >= BUSY_WAIT_SEC)
+                        break;
+                if (waited == 0)
+                        step_log(ctx, LOG_LEVEL_INFO, 0, "%s is in use; waiting up to %u s for it to be free.", a.disk,
+                                 BUSY_WAIT_SEC);
+                sleep(1);
+        }
         if (excl < 0)
                 return step_error(ctx, errno, errno == EBUSY ?
                                   "%s is in use (a partition is mounted, or held by md, dm or swap); not partitioning it." :

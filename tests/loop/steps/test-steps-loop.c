@@ -366,6 +366,48 @@ static void test_reread_waits_for_busy_partition(void) {
         ASSERT(waitpid(pid, &status, 0) == pid);
 }
 
+/* A holder that goes away by itself (here a child holding a partition
+ * exclusively for 3 s, in a guest a boot-time service whose mount
+ * namespace had copied a short mount of the old root) is waited for:
+ * partition-disk says so, then writes the table. */
+static void test_partition_waits_for_transient_holder(void) {
+        int ready[2];
+
+        make_stale_disk();
+        ASSERT(pipe(ready) == 0);
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+                int fd = open(p1, O_RDONLY | O_EXCL | O_CLOEXEC);
+                (void) !write(ready[1], fd >= 0 ? "y" : "n", 1);
+                sleep(3);
+                _exit(0);
+        }
+        char c = 0;
+        ASSERT(read(ready[0], &c, 1) == 1 && c == 'y');
+        close(ready[0]);
+        close(ready[1]);
+        int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+        ASSERT(fd < 0 && errno == EBUSY); /* the disk is busy now */
+        struct plan *p = make_plan();
+        struct step_context ctx = { .plan = p, .target_dir = state, .step = &p->steps[1] };
+        time_t t0 = time(NULL);
+        int r = step_table[STEP_PARTITION_DISK]->apply(&ctx, &p->steps[1]);
+        if (r < 0)
+                fprintf(stderr, "partition after a transient holder: %s\n", strna(ctx.error));
+        ASSERT_OK(r);
+        ASSERT(time(NULL) - t0 >= 2); /* it waited for the holder */
+        int status;
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        const char *dump[] = { "sfdisk", "--dump", dev, NULL };
+        char *after = run_out(dump);
+        ASSERT(after && strcasestr(after, P1_UUID));
+        free(after);
+        free(ctx.error);
+        sync_kernel_partitions();
+        test_plan_free(p);
+}
+
 /* A table written over an old one keeps the MBR's boot code (on the old
  * disk, GRUB's until the boot loader step installs it again): a DOS table,
  * and GPT's protective MBR. */
@@ -695,6 +737,7 @@ int main(void) {
         test_wipe_reaches_partition_contents();
         test_refuses_disk_in_use();
         test_reread_waits_for_busy_partition();
+        test_partition_waits_for_transient_holder();
         test_table_keeps_boot_code("dos");
         test_table_keeps_boot_code("gpt");
         test_apply_noop_rollback();
