@@ -339,23 +339,30 @@ static uint64_t now_usec(void) {
  * (here a child process) still holds a partition open for a moment: the
  * drop is retried on EBUSY rather than given up (a rollback in a guest left
  * the new disk's partitions in the kernel that way). */
-static void test_reread_waits_for_busy_partition(void) {
+/* A child that opens node with flags, holds it for ms and exits; returns
+ * once it holds it. */
+static pid_t hold_open(const char *node, int flags, unsigned ms) {
         int ready[2];
 
-        make_stale_disk();
         ASSERT(pipe(ready) == 0);
         pid_t pid = fork();
         ASSERT(pid >= 0);
         if (pid == 0) {
-                int fd = open(p1, O_RDONLY | O_CLOEXEC);
+                int fd = open(node, flags | O_CLOEXEC);
                 (void) !write(ready[1], fd >= 0 ? "y" : "n", 1);
-                usleep(1500 * 1000);
+                usleep(ms * 1000);
                 _exit(0);
         }
         char c = 0;
         ASSERT(read(ready[0], &c, 1) == 1 && c == 'y');
         close(ready[0]);
         close(ready[1]);
+        return pid;
+}
+
+static void test_reread_waits_for_busy_partition(void) {
+        make_stale_disk();
+        pid_t pid = hold_open(p1, O_RDONLY, 1500);
         const char *wipe[] = { "wipefs", "--all", "--quiet", dev, NULL };
         ASSERT(run_argv(wipe, RUN_QUIET_STDERR, NULL, NULL) == 0);
         ASSERT(access(p1, F_OK) == 0); /* the kernel could not drop it yet */
@@ -371,22 +378,8 @@ static void test_reread_waits_for_busy_partition(void) {
  * namespace had copied a short mount of the old root) is waited for:
  * partition-disk says so, then writes the table. */
 static void test_partition_waits_for_transient_holder(void) {
-        int ready[2];
-
         make_stale_disk();
-        ASSERT(pipe(ready) == 0);
-        pid_t pid = fork();
-        ASSERT(pid >= 0);
-        if (pid == 0) {
-                int fd = open(p1, O_RDONLY | O_EXCL | O_CLOEXEC);
-                (void) !write(ready[1], fd >= 0 ? "y" : "n", 1);
-                sleep(3);
-                _exit(0);
-        }
-        char c = 0;
-        ASSERT(read(ready[0], &c, 1) == 1 && c == 'y');
-        close(ready[0]);
-        close(ready[1]);
+        pid_t pid = hold_open(p1, O_RDONLY | O_EXCL, 3000);
         int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
         ASSERT(fd < 0 && errno == EBUSY); /* the disk is busy now */
         struct plan *p = make_plan();
