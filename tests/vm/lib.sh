@@ -371,7 +371,14 @@ vm_hard_reset() {
 # vm_root_device NAME: the device the guest's / is mounted from (for
 # example /dev/vda1, /dev/md0, /dev/mapper/vg0-root).
 vm_root_device() {
-        vm_ssh "$1" 'findmnt -n -o SOURCE --target /'
+        # A loaded host can stall a guest that just answered for longer than
+        # one SSH session waits (seen once: an empty answer): try 3 times.
+        local i src
+        for i in 1 2 3; do
+                src=$(vm_ssh "$1" 'findmnt -n -o SOURCE --target /') && [ -n "$src" ] && { echo "$src"; return 0; }
+                [ $i = 3 ] || sleep 10
+        done
+        return 1
 }
 
 # vm_shutdown NAME [TIMEOUT]: a clean poweroff; SIGKILL if QEMU has not
