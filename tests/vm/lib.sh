@@ -166,6 +166,14 @@ vm_start() {
         vm__launch "$name"
 }
 
+# vm__console_mark FILE TEXT: "=== TIME TEXT" on a line of its own in a
+# console log, which may end in mid-line (a login prompt): the tests find
+# the boots after a cut by these lines.
+vm__console_mark() {
+        [ -z "$(tail -c1 "$1" 2>/dev/null)" ] || echo >>"$1"
+        echo "=== $(date -u +%FT%TZ) $2" >>"$1"
+}
+
 # vm__launch NAME: starts QEMU for a guest from the files in its directory,
 # so that a hard reset or a detached disk restarts it the same way.
 vm__launch() {
@@ -202,7 +210,7 @@ vm__launch() {
                 echo "$port" >"$dir/port"
                 printf '%q ' "${args[@]}" -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" \
                         -device virtio-net-pci,netdev=n0 >"$dir/qemu.cmd"
-                echo "=== $(date -u +%FT%TZ) start (accel $accel, port $port)" >>"$dir/console.log"
+                vm__console_mark "$dir/console.log" "start (accel $accel, port $port)"
                 # -daemonize returns once QEMU is set up, with its status:
                 # a port taken since the probe fails here, not later.
                 rm -f "$dir/pid"
@@ -364,7 +372,7 @@ vm__kill() { # NAME: kill -9 QEMU and wait until it is gone
 vm_hard_reset() {
         local name=$1
         vm__kill "$name"
-        echo "=== $(date -u +%FT%TZ) hard reset" >>"$(vm__dir "$name")/console.log"
+        vm__console_mark "$(vm__dir "$name")/console.log" "hard reset"
         vm__launch "$name" && vm_wait "$name" "${2:-900}"
 }
 
