@@ -93,10 +93,6 @@ int reboot_record_write(struct step_context *ctx, char *const *dirs, const struc
         return 0;
 }
 
-static char *const *journal_dirs(struct step_context *ctx) {
-        return ctx->journal ? ctx->journal->locations : NULL;
-}
-
 /* 1 when the running kernel was booted with root= naming the new root. */
 static int kernel_booted_new_root(const struct plan *p) {
         _cleanup_free_ char *cmdline = NULL;
@@ -248,7 +244,7 @@ static int reboot_apply(struct step_context *ctx, const struct plan_step *step) 
                 record = NULL;
         if (!record)
                 return -ENOMEM;
-        r = reboot_record_write(ctx, journal_dirs(ctx), step, REBOOT_RECORD_APPLY, record, NULL);
+        r = reboot_record_write(ctx, ctx->journal ? ctx->journal->locations : NULL, step, REBOOT_RECORD_APPLY, record, NULL);
         if (r < 0)
                 return r;
         if (ctx->dry_run) {
@@ -338,7 +334,7 @@ static int reboot_undo(struct step_context *ctx, const struct plan_step *step) {
         _cleanup_free_ char *record = NULL;
         if (asprintf(&record, "%s\n", now) < 0)
                 return -ENOMEM;
-        r = reboot_record_write(ctx, journal_dirs(ctx), step, REBOOT_RECORD_UNDO, record, NULL);
+        r = reboot_record_write(ctx, dirs, step, REBOOT_RECORD_UNDO, record, NULL);
         if (r < 0)
                 return r;
         sync();

@@ -94,9 +94,7 @@ static int wait_resync_apply(struct step_context *ctx, const struct plan_step *s
                                 all = false;
                                 if (!h.idle)
                                         moving = true;
-                        }
-                        if (!complete(&h) && h.read_auto) {
-                                r = make_read_write(ctx, node);
+                                r = h.read_auto ? make_read_write(ctx, node) : 0;
                                 if (r < 0) {
                                         md_health_done(&h);
                                         return r;
