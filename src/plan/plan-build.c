@@ -749,6 +749,32 @@ static int check_integrity(struct builder *b) {
         return 0;
 }
 
+/* GRUB reads /boot from the arrays and takes any member that has a role,
+ * though md is still rebuilding it (GRUB ignores the recovery offset).  At
+ * the end the old disk's members are rebuilt; the old disk takes the last
+ * slot of every array, and GRUB reads a mirror from its lowest slot, so
+ * RAID 1 (a separate /boot always is) and RAID 10 with an even number of
+ * members read an in-sync new disk.  RAID 5 and 6 stripe /boot over every
+ * member, and RAID 10 with an odd number puts some chunks' first copy on
+ * the last slot: a power cut during that rebuild would leave GRUB reading
+ * stale blocks and a machine that does not boot without a console. */
+static int check_boot_array(struct builder *b) {
+        bool odd_raid10 = b->level == 10 && b->n_disks % 2 == 1;
+
+        if (b->level == 1 || (b->level == 10 && !odd_raid10))
+                return 0;
+        for (size_t i = 0; i < b->n_units; i++)
+                if (b->units[i].kind == UNIT_FS && b->units[i].mount && streq(b->units[i].mount->target, "/boot"))
+                        return 0;
+        return refuse(b, -EOPNOTSUPP, "/boot is in the root filesystem here, and RAID %u%s would spread it over the current disk's "
+                      "member too. GRUB cannot tell that a member is being rebuilt: if the power failed while the current disk "
+                      "joins the arrays (the last steps), GRUB would read stale blocks and the machine would not boot without a "
+                      "console. Use --level 1%s, or give /boot a partition of its own first (rootraid mirrors a separate /boot "
+                      "on every disk as RAID 1).",
+                      b->level, odd_raid10 ? " with an odd number of disks" : "",
+                      odd_raid10 ? " or RAID 10 with an even number of disks" : "");
+}
+
 /* ---- layout ---- */
 
 static uint64_t disk_avail(const struct builder *b, const struct blockdev *d) {
@@ -918,6 +944,9 @@ int plan_build(const struct facts *facts, const struct plan_options *opts, struc
         if (r < 0)
                 return r;
         r = check_integrity(&b);
+        if (r < 0)
+                return r;
+        r = check_boot_array(&b);
         if (r < 0)
                 return r;
         r = layout(&b);

@@ -34,19 +34,6 @@ static void print_node(FILE *f, json_object *node, const char *prefix, bool last
                 print_node(f, json_object_array_get_idx(kids, i), next, i + 1 == json_object_array_length(kids), false);
 }
 
-/* Whether GRUB may read the old disk's member while it is rebuilt at the
- * end.  A separate /boot is always RAID 1, whose lowest slot, an in-sync
- * new disk, GRUB reads first; so does RAID 10 (n2) with an even number of
- * members, the old disk being last.  RAID 5 and 6 spread /boot over every
- * member, and RAID 10 with an odd number reads the last slot first for
- * some chunks. */
-static bool boot_reads_rebuilt_member(const struct plan *p, json_object *fss, size_t n_disks) {
-        for (size_t i = 0; i < json_object_array_length(fss); i++)
-                if (streq_ptr(pj_str(json_object_array_get_idx(fss, i), "mountpoint"), "/boot"))
-                        return false;
-        return p->level == 5 || p->level == 6 || (p->level == 10 && n_disks % 2 == 1);
-}
-
 int plan_print_summary(const struct plan *p, FILE *f) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
         json_object *t = p->target;
@@ -161,11 +148,6 @@ int plan_print_summary(const struct plan *p, FILE *f) {
                         "from it on, the old disk is overwritten.\n", p->point_of_no_return + 1, p->steps[p->point_of_no_return].id);
         else
                 fprintf(f, "No step writes the current disk.\n");
-        if (boot_reads_rebuilt_member(p, fss, json_object_array_length(disks)))
-                fprintf(f, "Warning: GRUB reads /boot from the RAID %u array and cannot tell that a member is being rebuilt. "
-                        "If the power fails while the current disk's members are rebuilt (the last steps), GRUB may read "
-                        "stale blocks from them and the machine may not boot without a console. A separate /boot "
-                        "partition (always RAID 1), or --level 1, has no such window.\n", p->level);
         for (size_t i = 0; i < p->n_steps; i++)
                 if (p->steps[i].kind == STEP_SWITCH_ROOT)
                         fprintf(f, "Switch without a reboot: step %zu (%s): from it on, rollback is refused too, because the "

@@ -194,7 +194,7 @@ static void check_plan(const char *src, const char *fixtures, const char *name) 
 }
 
 int main(int argc, char **argv) {
-        static const char *const defaults[] = { "bios-mbr", "bios-gpt", "bios-mbr-raid5", "uefi", NULL };
+        static const char *const defaults[] = { "bios-mbr", "bios-gpt", "bios-mbr-raid10", "uefi", NULL };
 
         ASSERT(argc >= 3);
         if (argc > 3)
