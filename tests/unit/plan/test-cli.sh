@@ -40,6 +40,7 @@ expect 3 "mounted at /srv" "$rootraid" plan --sysroot "$fixtures/dirty-targets" 
 expect 3 "too small by" "$rootraid" plan --sysroot "$fixtures/dirty-targets" --disk /dev/sde -o p.json
 expect 3 "already on md" "$rootraid" plan --sysroot "$fixtures/md-root" --disk /dev/sdc -o p.json
 expect 4 "btrfs subvolume" "$rootraid" plan --sysroot "$fixtures/btrfs-root" --disk /dev/sdb -o p.json
+expect 4 "/boot is in the root filesystem" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdb --disk /dev/sdc --level 5 -o p.json
 expect 8 "does not exist" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdx -o p.json
 expect 2 "Invalid --switch" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdb --switch kexec -o p.json
 expect 4 "needs systemd 254 or later" "$rootraid" plan --sysroot "$fixtures/bios-mbr" --disk /dev/sdb --switch soft-reboot -o p.json
