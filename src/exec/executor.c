@@ -54,6 +54,7 @@
 #include "exec/hooks.h"
 #include "steps/reboot.h"
 #include "steps/target.h"
+#include "util/fault.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/run.h"
@@ -254,21 +255,6 @@ static int step_failed(struct run *x, size_t i, int r, const char *what) {
                     i + 1, x->plan->n_steps, s->id, strna(s->description), msg, or_rollback);
 }
 
-/* ROOTRAID_FAULT_STEP=ID:before or ID:after, for the crash tests: the
- * process stops itself (SIGSTOP) right before step ID is committed
- * "running", or right after it is committed "done", so that a guest test
- * cuts the power at exactly that point (it sees the stopped process) and a
- * host test can kill or continue it.  Nothing else reads it. */
-static void fault_pause(const char *id, const char *when) {
-        const char *e = getenv("ROOTRAID_FAULT_STEP");
-        size_t l = strlen(id);
-
-        if (!e || strncmp(e, id, l) != 0 || e[l] != ':' || !streq(e + l + 1, when))
-                return;
-        log_notice("ROOTRAID_FAULT_STEP: stopping %s step '%s'.", when, id);
-        (void) raise(SIGSTOP);
-}
-
 static int apply_one(struct run *x, size_t i) {
         const struct plan_step *s = &x->plan->steps[i];
         const struct step_ops *ops = x->table[s->kind];
@@ -335,7 +321,9 @@ static int apply_one(struct run *x, size_t i) {
                 r = x->opts->before_apply ? x->opts->before_apply(&x->ctx, s) : 0;
                 if (r < 0)
                         return step_failed(x, i, r, "cannot prepare it");
+                fault_step_begin(s->id);
                 r = ops->apply(&x->ctx, s);
+                fault_step_end();
                 if (r == -ERESTART) {
                         /* The step goes on after a reboot (the reboot and
                          * switch-root kinds): it stays "running", and the

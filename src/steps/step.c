@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "steps/step.h"
+#include "util/fault.h"
 #include "util/fileio.h"
 
 static int step_vlog(const struct step_context *ctx, enum log_level level, int error, const char *format, va_list ap,
@@ -70,6 +71,7 @@ int step_write_file(struct step_context *ctx, const char *path, const void *data
         r = write_file_atomic(path, data, size, mode);
         if (r < 0)
                 return step_error(ctx, r, "Cannot write %s: %m", path);
+        fault_action_done(path);
         return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/run.h"
 
@@ -145,6 +146,7 @@ int run_argv(const char *const *argv, unsigned flags, char **ret_stdout, char **
                 r = WEXITSTATUS(status);
         else
                 r = -EINTR;
+        fault_action_done(cmd);
 
         if (be.size > 0 && !ret_stderr)
                 log_debug("%s: %s", argv[0], be.data);

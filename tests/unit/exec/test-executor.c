@@ -395,19 +395,28 @@ static void test_kill_in_every_step(void) {
         printf("killed in every step: %u runs resumed to completion\n", runs);
 }
 
-/* ROOTRAID_FAULT_STEP=ID:before|after (what the guest crash tests use to
- * cut the power between two steps): the process stops itself exactly
- * there, with the journal saying so; killed there, a resume finishes and
- * applies nothing twice; continued, the run goes on to the end. */
+/* ROOTRAID_FAULT_STEP=ID:before|midN|after (what the guest crash tests use
+ * to cut the power between two steps, or inside one after its N-th action):
+ * the process stops itself exactly there, with the journal saying so and
+ * the step's own effects that far; killed there, a resume finishes and
+ * applies the step again only if its end state was not reached; continued,
+ * the run goes on to the end.  The fake step's actions are a command
+ * (touch NAME.touched) and then a file written (NAME = "done"); with
+ * fewer actions than N it stops after the step. */
 static void test_fault_step_pause(void) {
         static const struct {
                 const char *spec;
                 size_t step;
                 enum step_state state, next;
+                bool touched, written;
+                unsigned applies_if_killed;
         } cases[] = {
-                { "s2:before", 1, STEP_STATE_PENDING, STEP_STATE_PENDING },
-                { "s2:after", 1, STEP_STATE_DONE, STEP_STATE_PENDING },
-                { "s4:after", 3, STEP_STATE_DONE, _STEP_STATE_INVALID },
+                { "s2:before", 1, STEP_STATE_PENDING, STEP_STATE_PENDING, false, false, 1 },
+                { "s2:mid1", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, false, 2 },
+                { "s2:mid2", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, true, 1 },
+                { "s2:mid3", 1, STEP_STATE_DONE, STEP_STATE_PENDING, true, true, 1 },
+                { "s2:after", 1, STEP_STATE_DONE, STEP_STATE_PENDING, true, true, 1 },
+                { "s4:after", 3, STEP_STATE_DONE, _STEP_STATE_INVALID, true, true, 1 },
         };
 
         for (size_t c = 0; c < ELEMENTSOF(cases); c++)
@@ -435,6 +444,14 @@ static void test_fault_step_pause(void) {
                         ASSERT(i == 0 || j->steps[i - 1].state == STEP_STATE_DONE);
                         ASSERT(i + 1 == N_STEPS || j->steps[i + 1].state == cases[c].next);
                         journal_free(j);
+                        char touched[64], *done = test_read(f.state, ids[i]);
+                        snprintf(touched, sizeof touched, "%s.touched", ids[i]);
+                        if (test_exists(f.state, touched) != cases[c].touched || streq_ptr(done, "done") != cases[c].written) {
+                                fprintf(stderr, "%s: at the stop %s is %s, %s is %s\n", cases[c].spec, touched,
+                                        test_exists(f.state, touched) ? "there" : "missing", ids[i], strna(done));
+                                abort();
+                        }
+                        free(done);
 
                         ASSERT(kill(pid, cont ? SIGCONT : SIGKILL) == 0);
                         ASSERT(waitpid(pid, &status, 0) == pid);
@@ -449,12 +466,12 @@ static void test_fault_step_pause(void) {
                         assert_all_done(&f);
                         char *log = test_read(f.state, "apply.log");
                         for (size_t o = 0; o < N_STEPS; o++)
-                                ASSERT(count_lines(log, ids[o]) == 1);
+                                ASSERT(count_lines(log, ids[o]) == (o == i && !cont ? cases[c].applies_if_killed : 1u));
                         free(log);
                         free(e);
                         fixture_done(&f);
                 }
-        printf("ROOTRAID_FAULT_STEP: stopped before and after a step, killed or continued, always completed\n");
+        printf("ROOTRAID_FAULT_STEP: stopped before, inside and after a step, killed or continued, always completed\n");
 }
 
 static void test_kill_in_every_commit(void) {

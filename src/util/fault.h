@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The crash tests' pause points.  ROOTRAID_FAULT_STEP=ID:WHEN makes the
+ * executor stop itself (SIGSTOP) at one point of step ID, so that a guest
+ * test cuts the power exactly there (it sees the stopped process) and a
+ * host test kills or continues it:
+ *   before  right before the step is committed "running";
+ *   midN    inside the step, right after its N-th action returned (an
+ *           action: an external command run, or a file written through
+ *           step_write_file()), the journal saying "running"; a step with
+ *           fewer actions stops "after" instead, and says so;
+ *   after   right after the step is committed "done".
+ * Nothing else reads it. */
+
+/* At the executor's points around step ID: "before" and "after". */
+void fault_pause(const char *id, const char *when);
+
+/* The executor brackets the step's apply with these; between them every
+ * action counts toward a midN point of that step. */
+void fault_step_begin(const char *id);
+void fault_step_end(void);
+
+/* After each action (WHAT says which, for the log). */
+void fault_action_done(const char *what);
