@@ -723,9 +723,16 @@ static int collect_units(struct builder *b) {
  * mirror (GRUB reads one member as a filesystem); every other array gets
  * it.  The boot chain that opens the members before mdadm assembles exists
  * for initramfs-tools and the copy strategy only. */
+/* Whether /boot is a filesystem of its own on the current disk. */
+static bool separate_boot(const struct builder *b) {
+        for (size_t i = 0; i < b->n_units; i++)
+                if (b->units[i].kind == UNIT_FS && b->units[i].mount && streq(b->units[i].mount->target, "/boot"))
+                        return true;
+        return false;
+}
+
 static int check_integrity(struct builder *b) {
         const struct facts *f = b->facts;
-        bool separate_boot = false;
 
         if (!b->opts->integrity)
                 return 0;
@@ -735,9 +742,7 @@ static int check_integrity(struct builder *b) {
         if (f->initramfs != INITRAMFS_TOOLS)
                 return refuse(b, -EOPNOTSUPP, "--integrity needs initramfs-tools (its initramfs opens the integrity devices before mdadm assembles the arrays); "
                               "this system uses %s. Plan without --integrity.", strna(initramfs_generator_to_string(f->initramfs)));
-        for (size_t i = 0; i < b->n_units; i++)
-                separate_boot = separate_boot || (b->units[i].kind == UNIT_FS && b->units[i].mount && streq(b->units[i].mount->target, "/boot"));
-        if (!separate_boot)
+        if (!separate_boot(b))
                 return refuse(b, -EOPNOTSUPP, "--integrity needs a separate /boot partition: GRUB cannot read an array whose members are dm-integrity devices, "
                               "and /boot is in the root filesystem here. Plan without --integrity.");
         for (size_t i = 0; i < b->n_units; i++) {
@@ -761,11 +766,8 @@ static int check_integrity(struct builder *b) {
 static int check_boot_array(struct builder *b) {
         bool odd_raid10 = b->level == 10 && b->n_disks % 2 == 1;
 
-        if (b->level == 1 || (b->level == 10 && !odd_raid10))
+        if (b->level == 1 || (b->level == 10 && !odd_raid10) || separate_boot(b))
                 return 0;
-        for (size_t i = 0; i < b->n_units; i++)
-                if (b->units[i].kind == UNIT_FS && b->units[i].mount && streq(b->units[i].mount->target, "/boot"))
-                        return 0;
         return refuse(b, -EOPNOTSUPP, "/boot is in the root filesystem here, and RAID %u%s would spread it over the current disk's "
                       "member too. GRUB cannot tell that a member is being rebuilt: if the power failed while the current disk "
                       "joins the arrays (the last steps), GRUB would read stale blocks and the machine would not boot without a "

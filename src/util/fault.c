@@ -12,7 +12,7 @@
 /* The step whose actions are being counted toward its midN point. */
 static char counted_id[128];
 static unsigned wanted, actions;
-static bool counting, reached;
+static bool counting;
 
 /* The WHEN of ROOTRAID_FAULT_STEP when it names step ID, else NULL. */
 static const char *when_for(const char *id) {
@@ -40,7 +40,7 @@ void fault_pause(const char *id, const char *when) {
         if (w && streq(w, when)) {
                 log_notice("ROOTRAID_FAULT_STEP: stopping %s step '%s'.", when, id);
                 (void) raise(SIGSTOP);
-        } else if (streq(when, "after") && mid_of(w) > 0 && !(reached && streq(counted_id, id))) {
+        } else if (streq(when, "after") && mid_of(w) > 0 && !(streq(counted_id, id) && actions >= wanted)) {
                 log_notice("ROOTRAID_FAULT_STEP: step '%s' did not reach its action %u (it ran %u); stopping after it.", id,
                            mid_of(w), streq(counted_id, id) ? actions : 0);
                 (void) raise(SIGSTOP);
@@ -51,7 +51,6 @@ void fault_step_begin(const char *id) {
         wanted = mid_of(when_for(id));
         actions = 0;
         counting = wanted > 0 && strlen(id) < sizeof counted_id;
-        reached = false;
         snprintf(counted_id, sizeof counted_id, "%s", counting ? id : "");
 }
 
@@ -65,6 +64,5 @@ void fault_action_done(const char *what) {
                 return;
         log_notice("ROOTRAID_FAULT_STEP: stopping in step '%s' after its action %u (%s).", counted_id, actions, strna(what));
         counting = false;
-        reached = true;
         (void) raise(SIGSTOP);
 }
