@@ -235,9 +235,18 @@ vm_console_tail() {
         echo "----" >&2
 }
 
+# vm__hung_panic NAME: true when the console, since QEMU last started,
+# shows a kernel panic no timer is left to reboot from (the early timer
+# check, which TCG on a loaded host can fail); nothing comes after it.
+vm__hung_panic() {
+        tac "$(vm__dir "$1")/console.log" 2>/dev/null | sed '/^=== .* start (accel/q' |
+                grep -aq 'Kernel panic - not syncing: IO-APIC + timer'
+}
+
 # vm_wait NAME [TIMEOUT]: until SSH answers (default 900 s, TCG is slow).
 # On failure prints the console tail and returns 1.  Records the seconds
-# from QEMU start to SSH in DIR/boot-seconds.
+# from QEMU start to SSH in DIR/boot-seconds.  A boot that hung in the
+# kernel's early timer panic (before any disk is read) fails at once.
 vm_wait() {
         local name=$1 timeout=${2:-900} dir start now
         dir=$(vm__dir "$name")
@@ -247,6 +256,11 @@ vm_wait() {
                         vm_log "vm_wait: QEMU of $name is gone"
                         tail -5 "$dir/qemu.log" >&2
                         vm_console_tail "$name"
+                        return 1
+                fi
+                if vm__hung_panic "$name"; then
+                        vm_log "vm_wait: the kernel of $name panicked in its timer check, before reading any disk (TCG on a loaded host; the test images boot with no_timer_check)"
+                        vm_console_tail "$name" 12
                         return 1
                 fi
                 if vm_ssh "$name" true 2>/dev/null; then

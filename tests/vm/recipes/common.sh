@@ -77,11 +77,15 @@ SSHD
 
         # The serial console is the only console: GRUB and the kernel both
         # talk on ttyS0 so the launcher's console log shows the whole boot.
+        # no_timer_check: under TCG on a loaded host the kernel's early
+        # check of the IO-APIC timer can miss its ticks and panic ("IO-APIC
+        # + timer doesn't work!"), with no timer left to reboot by; that
+        # hung a RAID 5 guest's boot with a disk detached (2026-12-07).
         mkdir -p "$root/etc/default/grub.d"
         cat >"$root/etc/default/grub.d/rootraid-test.cfg" <<'GRUB'
 GRUB_TIMEOUT=1
 GRUB_CMDLINE_LINUX_DEFAULT=""
-GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"
+GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 no_timer_check"
 GRUB_TERMINAL="serial console"
 GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
