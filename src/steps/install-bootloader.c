@@ -15,14 +15,17 @@
  * UEFI (grub-efi): the disk's ESP (mounted at ROOT+esp.mountpoint if it is
  * not already) gets GRUB under EFI/<bootloader_id>/ and, so that firmware
  * without a boot entry still finds it, under EFI/BOOT/ (--removable); with
- * EFI variables, one boot entry per disk (efibootmgr).  check then relies
- * on the stamp and grub.cfg only (the ESP is not mounted to look).  The
- * UEFI path has not been run in a guest yet. */
+ * EFI variables, one boot entry per disk (efibootmgr), placed in BootOrder
+ * right after the entry the machine booted from, so that the firmware
+ * keeps starting the old disk's GRUB (and its one-time boot) as long as
+ * that disk boots.  check then relies
+ * on the stamp and grub.cfg only (the ESP is not mounted to look). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "steps/efi-boot.h"
 #include "steps/kinds.h"
 #include "steps/lvm.h"
 #include "steps/md.h"
@@ -142,10 +145,47 @@ static int install_devices(struct step_context *ctx, char **ret) {
         return 0;
 }
 
+/* The boot entry LABEL for partition NUM of DISK, created if missing (no
+ * duplicate on a second run) and then moved in BootOrder to just after the
+ * entry this machine booted from (efi_boot_order_place() says why). */
+static int place_boot_entry(struct step_context *ctx, const struct args *a, const char *disk, const char *num,
+                            const char *label, const char *loader) {
+        _cleanup_free_ char *list = NULL, *order = NULL;
+        const char *show[] = { "efibootmgr", NULL };
+        int r;
+
+        if (ctx->dry_run) {
+                printf("would add the boot entry '%s' (partition %s of %s, %s) unless it exists, "
+                       "right after the entry this machine booted from in BootOrder\n",
+                       label, num, disk, loader);
+                return 0;
+        }
+        r = run_argv_checked(show, RUN_CAPTURE_STDOUT, &list);
+        if (r >= 0 && (r = efi_boot_order_place(list ? list : "", label, NULL, &order)) == -ENOENT) {
+                const char *create[] = { "efibootmgr", "-q", "-c", "-d", disk, "-p", num, "-L", label, "-l", loader, NULL };
+                r = run_argv_checked(create, 0, NULL);
+                if (r < 0)
+                        return step_error(ctx, r, "efibootmgr cannot add a boot entry for %s.", a->disk);
+                free(list);
+                list = NULL;
+                if ((r = run_argv_checked(show, RUN_CAPTURE_STDOUT, &list)) >= 0)
+                        r = efi_boot_order_place(list ? list : "", label, NULL, &order);
+        }
+        if (r < 0)
+                return step_error(ctx, r, "Cannot read the firmware's boot entries for %s from efibootmgr.", a->disk);
+        if (r > 0) {
+                const char *reorder[] = { "efibootmgr", "-q", "-o", order, NULL };
+                r = run_argv_checked(reorder, 0, NULL);
+                if (r < 0)
+                        return step_error(ctx, r, "efibootmgr cannot set the boot order %s.", order);
+        }
+        return 0;
+}
+
 /* grub-efi onto the disk's ESP, and a boot entry for it. */
 static int install_efi(struct step_context *ctx, const struct args *a) {
         _cleanup_free_ char *mp = root_path(a->root, a->esp_mountpoint), *esp = realpath(a->esp_device, NULL),
-                           *dir = NULL, *part = NULL, *loader = NULL, *label = NULL, *list = NULL, *disk = NULL;
+                           *dir = NULL, *part = NULL, *loader = NULL, *label = NULL, *disk = NULL;
         bool mounted_here = false;
         dev_t d;
         int r;
@@ -195,16 +235,9 @@ static int install_efi(struct step_context *ctx, const struct args *a) {
                                 goto finish;
                         }
                 }
-                const char *show[] = { "efibootmgr", NULL };
-                (void) run_argv(show, RUN_CAPTURE_STDOUT, &list, NULL); /* only to avoid a duplicate */
-                if (!list || !strstr(list, label)) {
-                        const char *create[] = { "efibootmgr", "-q", "-c", "-d", disk, "-p", num, "-L", label, "-l", loader, NULL };
-                        r = run_argv_checked(create, 0, NULL);
-                        if (r < 0) {
-                                r = step_error(ctx, r, "efibootmgr cannot add a boot entry for %s.", a->disk);
-                                goto finish;
-                        }
-                }
+                r = place_boot_entry(ctx, a, disk, num, label, loader);
+                if (r < 0)
+                        goto finish;
         }
         r = 0;
 finish:

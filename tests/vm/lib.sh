@@ -197,7 +197,13 @@ vm__launch() {
         while IFS=: read -r f s mode fmt; do
                 ro='' boot=''
                 [ "$mode" = ro ] && ro=,readonly=on
-                [ $n = 0 ] && boot=,bootindex=0
+                # SeaBIOS boots the first drive.  OVMF gets no bootindex:
+                # with one, it rebuilds BootOrder from QEMU's list at every
+                # boot and drops the entries efibootmgr made, so the guest
+                # would never use them; without, BootOrder is the guest's,
+                # as on real firmware (an old ESP emptied by a power cut
+                # then falls through to the next disk's entry).
+                [ $n = 0 ] && [ "$firmware" != uefi ] && boot=,bootindex=0
                 # cache=writeback: a guest flush reaches the host file, so
                 # killing QEMU is a power cut, not a corrupted qcow2.
                 args+=(-drive "file=$f,format=$fmt,if=none,id=d$n,cache=writeback,discard=unmap$ro"
