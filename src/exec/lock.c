@@ -10,6 +10,7 @@
 
 #include "exec/lock.h"
 #include "util/fileio.h"
+#include "util/strutil.h"
 
 struct exec_lock {
         int fd;
@@ -22,38 +23,18 @@ static char *current_boot_id(void) {
         return id;
 }
 
-/* Looks up "key=" in the holder's description; returns a pointer into text
- * (terminated in place at the end of the line) or NULL. */
-static const char *field(char *text, const char *key) {
-        size_t l = strlen(key);
-        for (char *line = text; line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (strncmp(line, key, l) == 0 && line[l] == '=') {
-                        if (nl)
-                                *nl = 0;
-                        return line + l + 1;
-                }
-                line = nl ? nl + 1 : NULL;
-        }
-        return NULL;
-}
-
 static void describe_holder(const char *path, char **ret_error) {
-        _cleanup_free_ char *text = NULL, *boot = current_boot_id();
-        const char *pid = NULL, *started = NULL, *holder_boot = NULL;
+        _cleanup_free_ char *text = NULL, *boot = current_boot_id(), *pid = NULL, *started = NULL,
+                           *holder_boot = NULL;
 
         if (!ret_error)
                 return;
         if (read_full_file(path, 4096, &text, NULL) < 0)
                 text = NULL;
         if (!isempty(text)) {
-                /* field() terminates lines in place: look each key up in its own copy */
-                _cleanup_free_ char *a = strdup(text), *b = strdup(text);
-                if (a && b) {
-                        pid = field(text, "pid");
-                        started = field(a, "started");
-                        holder_boot = field(b, "boot_id");
-                }
+                pid = line_field(text, "pid", '=');
+                started = line_field(text, "started", '=');
+                holder_boot = line_field(text, "boot_id", '=');
                 if (asprintf(ret_error,
                              "Another rootraid executor is running (pid %s, started %s%s) and holds %s. "
                              "Wait for it to finish ('rootraid status'), or stop it; then run 'rootraid resume'.",

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -9,34 +8,13 @@
 #include "util/macro.h"
 #include "util/strutil.h"
 
-static bool is_num(const char *s, size_t n) {
-        if (n != 4)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isxdigit((unsigned char) s[i]))
-                        return false;
-        return true;
-}
-
-/* The value after "KEY: " on a line of its own, up to the end of line. */
-static char *field(const char *listing, const char *key) {
-        size_t k = strlen(key);
-        for (const char *l = listing; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-                if (strncmp(l, key, k) == 0 && l[k] == ':') {
-                        const char *v = l + k + 1;
-                        v += strspn(v, " ");
-                        return strndup(v, strcspn(v, "\r\n"));
-                }
-        return NULL;
-}
-
 /* "BootXXXX* LABEL\tPATH" (or "BootXXXX  LABEL" when inactive, and no
  * path from efibootmgr 17 without -v): the number of the entry LABEL. */
 static int find_entry(const char *listing, const char *label, char num[static 5]) {
         size_t n = strlen(label);
         bool any = false;
         for (const char *l = listing; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-                if (strncmp(l, "Boot", 4) != 0 || !is_num(l + 4, strspn(l + 4, "0123456789abcdefABCDEF")) || !l[8] || l[9] != ' ')
+                if (strncmp(l, "Boot", 4) != 0 || strspn(l + 4, "0123456789abcdefABCDEF") != 4 || !l[8] || l[9] != ' ')
                         continue;
                 any = true;
                 const char *t = l + 10;
@@ -60,8 +38,8 @@ int efi_boot_order_place(const char *listing, const char *label, char **ret_num,
                 return r;
         if (ret_num && !(*ret_num = strdup(num)))
                 return -ENOMEM;
-        order = field(listing, "BootOrder");
-        current = field(listing, "BootCurrent");
+        order = line_field(listing, "BootOrder", ':');
+        current = line_field(listing, "BootCurrent", ':');
         if (current && strcasecmp(current, num) == 0)
                 return 0; /* it booted this machine: wherever it is, it is in place */
 

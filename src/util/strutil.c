@@ -104,6 +104,17 @@ int parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
+char *line_field(const char *text, const char *key, char sep) {
+        size_t k = strlen(key);
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+                if (strncmp(l, key, k) == 0 && l[k] == sep) {
+                        const char *v = l + k + 1;
+                        v += strspn(v, " \t");
+                        return strndup(v, strcspn(v, "\r\n"));
+                }
+        return NULL;
+}
+
 char *strstrip_trailing(char *s) {
         size_t l = strlen(s);
         while (l > 0 && isspace((unsigned char) s[l - 1]))

@@ -22,5 +22,11 @@ const char *format_bytes(char *buf, size_t l, uint64_t bytes);
 /* Parses "512", "512B", "4K", "10M", "1.5G", "2T", "100MiB" (binary units). */
 int parse_size(const char *s, uint64_t *ret);
 
+/* The rest of the first line of TEXT that starts with KEY followed by SEP
+ * (blanks after SEP skipped), up to the end of that line, newly allocated;
+ * NULL when no line does, or when out of memory.  For "key=value" and
+ * "Key: value" listings. */
+char *line_field(const char *text, const char *key, char sep);
+
 /* Removes trailing whitespace in place; returns s. */
 char *strstrip_trailing(char *s);
