@@ -56,6 +56,7 @@ bool step_interrupted(const struct step_context *ctx) {
 void step_progress(const struct step_context *ctx, uint64_t done, uint64_t total) {
         if (ctx && ctx->progress)
                 ctx->progress(ctx, done, total);
+        fault_progress(done, total);
 }
 
 int step_write_file(struct step_context *ctx, const char *path, const void *data, size_t size, mode_t mode) {

@@ -78,6 +78,7 @@ static int fake_apply(struct step_context *ctx, const struct plan_step *step) {
                 free(path);
                 return step_error(ctx, r, "touch failed");
         }
+        step_progress(ctx, 1, 2); /* half way, for a pctN fault point */
         if (!ctx->dry_run)
                 test_write(ctx->target_dir, name, "partial");
         kill_point(step, "partial");
@@ -395,14 +396,16 @@ static void test_kill_in_every_step(void) {
         printf("killed in every step: %u runs resumed to completion\n", runs);
 }
 
-/* ROOTRAID_FAULT_STEP=ID:before|midN|after (what the guest crash tests use
- * to cut the power between two steps, or inside one after its N-th action):
+/* ROOTRAID_FAULT_STEP=ID:before|midN|pctN|after (what the guest crash tests
+ * use to cut the power between two steps, or inside one after its N-th
+ * action or at N% of its progress):
  * the process stops itself exactly there, with the journal saying so and
  * the step's own effects that far; killed there, a resume finishes and
  * applies the step again only if its end state was not reached; continued,
  * the run goes on to the end.  The fake step's actions are a command
- * (touch NAME.touched) and then a file written (NAME = "done"); with
- * fewer actions than N it stops after the step. */
+ * (touch NAME.touched) and then a file written (NAME = "done"), with a
+ * progress report of 50% between them; with fewer actions than N, or
+ * less progress than N%, it stops after the step. */
 static void test_fault_step_pause(void) {
         static const struct {
                 const char *spec;
@@ -415,6 +418,9 @@ static void test_fault_step_pause(void) {
                 { "s2:mid1", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, false, 2 },
                 { "s2:mid2", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, true, 1 },
                 { "s2:mid3", 1, STEP_STATE_DONE, STEP_STATE_PENDING, true, true, 1 },
+                { "s2:pct1", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, false, 2 },
+                { "s2:pct50", 1, STEP_STATE_RUNNING, STEP_STATE_PENDING, true, false, 2 },
+                { "s2:pct51", 1, STEP_STATE_DONE, STEP_STATE_PENDING, true, true, 1 },
                 { "s2:after", 1, STEP_STATE_DONE, STEP_STATE_PENDING, true, true, 1 },
                 { "s4:after", 3, STEP_STATE_DONE, _STEP_STATE_INVALID, true, true, 1 },
         };
