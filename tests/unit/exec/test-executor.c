@@ -6,6 +6,7 @@
  * contention and dry run. */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "exec-test.h"
@@ -435,6 +436,9 @@ static void test_fault_step_pause(void) {
                         pid_t pid = fork();
                         ASSERT(pid >= 0);
                         if (pid == 0) {
+                                /* A failed check in the parent must not leave
+                                 * it stopped, holding the test's output open. */
+                                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                                 struct journal *j = new_journal(&f);
                                 setenv("ROOTRAID_FAULT_STEP", cases[c].spec, 1);
                                 _exit(apply(&f, j, &e) < 0 ? 3 : 0);
